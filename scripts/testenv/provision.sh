@@ -91,8 +91,9 @@ if ! "$APIEXT" --version >/dev/null 2>&1 && ! "$APIEXT" --help >/dev/null 2>&1; 
     gover=$(apt-cache "${APT_OPTS[@]}" depends golang-go | awk '/Depends: golang-1\.[0-9]+-go/ {print $2; exit}')
     [ -n "$gover" ] || gover=golang-1.27-go
     pkgs+=("$gover" golang-src "${gover%-go}-src")
-    mapfile -t pkgs < <(printf '%s\n' "${pkgs[@]}" | sort -u | while read -r p; do
-      apt-cache "${APT_OPTS[@]}" show "$p" >/dev/null 2>&1 && echo "$p"; done)
+    # keep only real packages (depends --recurse also lists virtual ones); one apt-cache call
+    mapfile -t pkgs < <(apt-cache "${APT_OPTS[@]}" show --no-all-versions "${pkgs[@]}" 2>/dev/null |
+      awk '/^Package:/ {print $2}' | sort -u)
     log "downloading ${#pkgs[@]} packages"
     rm -rf "$CACHE/sid-debs"
     fetch_debs "$CACHE/sid-debs" "${pkgs[@]}" || die "could not download the sid Go packages"
