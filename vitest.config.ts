@@ -24,7 +24,7 @@ export default defineConfig({
         ...shared,
         test: {
           name: 'integration',
-          include: ['packages/*/test/integration/**/*.test.ts'],
+          include: ['packages/*/test/integration/**/*.test.ts', 'charts/*/test/**/*.test.ts'],
           environment: 'node',
           testTimeout: 120_000,
           hookTimeout: 180_000,

@@ -1,0 +1,148 @@
+import {
+  type Informer,
+  type KubeConfig,
+  type KubernetesObject,
+  type ListPromise,
+  makeInformer,
+  type ObjectCache,
+} from '@kubernetes/client-node';
+import { ExponentialBackoff } from '../queue/backoff.js';
+
+export interface InformerHandlers<T extends KubernetesObject> {
+  upsert(obj: T): void;
+  delete(obj: T): void;
+  /** Every failure of the list/watch, before the restart is scheduled. */
+  error?(error: unknown, retryInMs: number): void;
+  /** The informer (re)listed and is watching. */
+  synced?(): void;
+}
+
+export interface ResilientInformerOptions {
+  /** Re-list from scratch this often, so a silently stuck watch cannot hide changes. */
+  relistEveryMs?: number;
+  backoffBaseMs?: number;
+  backoffMaxMs?: number;
+}
+
+const objectKey = (obj: KubernetesObject) => `${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`;
+
+/**
+ * client-node's informer stops for good on any error other than 410 and can go silent.
+ * This wrapper restarts it with exponential backoff, re-lists periodically, and reports
+ * objects deleted while it was not watching (by diffing each fresh list with what it knew).
+ */
+export class ResilientInformer<T extends KubernetesObject> {
+  private informer: (Informer<T> & ObjectCache<T>) | undefined;
+  private generation = 0;
+  private readonly known = new Map<string, T>();
+  private readonly backoff: ExponentialBackoff<'informer'>;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private hasSynced = false;
+  private watching = false;
+
+  constructor(
+    private readonly kubeConfig: KubeConfig,
+    private readonly path: string,
+    private readonly list: ListPromise<T>,
+    private readonly handlers: InformerHandlers<T>,
+    private readonly options: ResilientInformerOptions = {},
+  ) {
+    this.backoff = new ExponentialBackoff(options.backoffBaseMs ?? 500, options.backoffMaxMs ?? 30_000);
+  }
+
+  /** Listed at least once. */
+  get synced(): boolean {
+    return this.hasSynced;
+  }
+
+  /** Listed and watching right now (false between an error and the next successful list). */
+  get healthy(): boolean {
+    return this.watching;
+  }
+
+  /** Objects as last seen. */
+  objects(): T[] {
+    return [...this.known.values()];
+  }
+
+  /** Starts watching; resolves after the first successful list, retrying until then. */
+  async start(): Promise<void> {
+    this.stopped = false;
+    await new Promise<void>((resolve) => {
+      const firstSync = this.handlers.synced;
+      let done = false;
+      this.handlers.synced = () => {
+        firstSync?.();
+        if (!done) {
+          done = true;
+          resolve();
+        }
+      };
+      void this.connect();
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.generation++;
+    clearTimeout(this.timer);
+    const old = this.informer;
+    this.informer = undefined;
+    await old?.stop().catch(() => {});
+  }
+
+  private async connect(): Promise<void> {
+    if (this.stopped) return;
+    const generation = ++this.generation;
+    const current = () => generation === this.generation && !this.stopped;
+    const previous = this.informer;
+    this.informer = undefined;
+    await previous?.stop().catch(() => {});
+
+    const informer = makeInformer<T>(this.kubeConfig, this.path, this.list);
+    informer.on('add', (obj) => current() && this.upsert(obj));
+    informer.on('update', (obj) => current() && this.upsert(obj));
+    informer.on('delete', (obj) => current() && this.remove(obj));
+    informer.on('error', (err) => current() && this.retry(err));
+    this.informer = informer;
+    try {
+      await informer.start();
+    } catch (error) {
+      if (current()) this.retry(error);
+      return;
+    }
+    if (!current()) return;
+    // Whatever the fresh list no longer has was deleted while we were not watching.
+    const listed = new Set(informer.list().map(objectKey));
+    for (const [key, obj] of this.known) if (!listed.has(key)) this.remove(obj);
+    this.backoff.forget('informer');
+    this.hasSynced = true;
+    this.watching = true;
+    this.handlers.synced?.();
+    this.schedule(this.options.relistEveryMs ?? 300_000);
+  }
+
+  private upsert(obj: T): void {
+    this.known.set(objectKey(obj), obj);
+    this.handlers.upsert(obj);
+  }
+
+  private remove(obj: T): void {
+    this.known.delete(objectKey(obj));
+    this.handlers.delete(obj);
+  }
+
+  private retry(error: unknown): void {
+    this.watching = false;
+    const delay = this.backoff.next('informer');
+    this.handlers.error?.(error, delay);
+    this.schedule(delay);
+  }
+
+  private schedule(delayMs: number): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.connect(), delayMs);
+    this.timer.unref?.();
+  }
+}
