@@ -1,1 +1,1 @@
-export {};
+export * from './arbiter/index.js';

@@ -1,0 +1,359 @@
+import type { Arbiter, HealthSubscription, LockRequest } from './arbiter.js';
+import { parseWait } from './blocking-index.js';
+import { BlockingWatch, type BlockingWatchTiming, defaultWatchTiming } from './blocking-watch.js';
+import { ConsulClient, type KvEntry, type ServiceInstance } from './consul-client.js';
+import type { ConsulConnection } from './consul-config.js';
+import { ArbiterError } from './errors.js';
+import { healthView, instancesOf, sameStatuses } from './health-mapping.js';
+import {
+  defaultHistoryLength,
+  defaultKeyPrefix,
+  lockKey,
+  nextLockRecord,
+  pairId,
+  parseLockRecord,
+} from './lock-record.js';
+import type { ArbiterMetrics } from './metrics.js';
+import { ReachabilityTracker } from './reachability.js';
+import { SessionManager, sessionName } from './sessions.js';
+import type {
+  HealthTarget,
+  HealthView,
+  LockRecord,
+  LockView,
+  PairKey,
+  PairMember,
+  Reachability,
+  Unsubscribe,
+} from './types.js';
+
+export interface ConsulArbiterOptions {
+  connection: ConsulConnection;
+  /** This node's name as the pairs' members name it; written into the lock record as holder. */
+  node: string;
+  /** This node's Consul node name; by default the name of the agent we talk to. */
+  consulNode?: string;
+  /** KV prefix of the lock keys: <prefix>/<namespace>/<name>/leader. */
+  keyPrefix?: string;
+  /** Consul lock-delay after a session is invalidated (kept small: failover waits for it). */
+  lockDelay?: string;
+  historyLength?: number;
+  timing?: Partial<BlockingWatchTiming>;
+  requestTimeoutMs?: number;
+  failuresBeforeUnreachable?: number;
+  metrics?: ArbiterMetrics;
+  /** Called before each HTTP request. */
+  onRequest?: (operation: string) => void;
+  /** Called with every failed call, for logging. */
+  onError?: (error: ArbiterError) => void;
+}
+
+interface HealthSubscriber {
+  pair: string;
+  members: PairMember[];
+  listener: (view: HealthView) => void;
+  last?: HealthView;
+}
+
+interface HealthChannel {
+  watch: BlockingWatch<ServiceInstance[]>;
+  subscribers: Set<HealthSubscriber>;
+  latest?: { instances: ServiceInstance[]; index: bigint; readAt: number };
+}
+
+interface LockChannel {
+  watch: BlockingWatch<KvEntry | undefined>;
+  listeners: Set<(view: LockView) => void>;
+  latest?: { entry: KvEntry | undefined; index: bigint; readAt: number };
+  view?: LockView;
+}
+
+const targetKey = (t: HealthTarget) => JSON.stringify([t.service, t.datacenter ?? '', t.tag ?? '']);
+
+function validateTarget(target: HealthTarget): void {
+  if (typeof target.service !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(target.service)) {
+    throw new Error(`consul.service: '${String(target.service)}' is not a valid Consul service name`);
+  }
+}
+
+const sameLockView = (a: LockView | undefined, b: LockView) =>
+  a !== undefined &&
+  a.holder === b.holder &&
+  a.ownSessionValid === b.ownSessionValid &&
+  JSON.stringify(a.record) === JSON.stringify(b.record);
+
+/** The Arbiter port on Consul: blocking-query health watches and a session lock per pair. */
+export class ConsulArbiter implements Arbiter {
+  private readonly client: ConsulClient;
+  private readonly tracker: ReachabilityTracker;
+  private readonly timing: BlockingWatchTiming;
+  private readonly health = new Map<string, HealthChannel>();
+  private readonly healthByPair = new Map<string, { channel: HealthChannel; subscriber: HealthSubscriber }>();
+  private readonly locks = new Map<string, LockChannel>();
+  private sessionManager: SessionManager | undefined;
+  private sessionsLoading: Promise<SessionManager> | undefined;
+  private closed = false;
+
+  constructor(private readonly options: ConsulArbiterOptions) {
+    if (!options.node) throw new Error(`node: '${options.node}' must be a non-empty node name`);
+    this.tracker = new ReachabilityTracker(options.failuresBeforeUnreachable ?? 2);
+    this.timing = { ...defaultWatchTiming, ...options.timing };
+    parseWait(this.timing.wait);
+    if (options.lockDelay !== undefined) parseWait(options.lockDelay);
+    const clientOptions: ConstructorParameters<typeof ConsulClient>[0] = {
+      connection: options.connection,
+      reachability: this.tracker,
+    };
+    if (options.requestTimeoutMs !== undefined) clientOptions.requestTimeoutMs = options.requestTimeoutMs;
+    if (options.metrics) clientOptions.metrics = options.metrics;
+    if (options.onRequest) clientOptions.onRequest = options.onRequest;
+    this.client = new ConsulClient(clientOptions);
+  }
+
+  // --- health -------------------------------------------------------------------------------------------
+
+  watchHealth(subscription: HealthSubscription, listener: (view: HealthView) => void): Unsubscribe {
+    this.assertOpen();
+    validateTarget(subscription.target);
+    const id = pairId(subscription.pair);
+    const key = targetKey(subscription.target);
+    let channel = this.health.get(key);
+    if (!channel) {
+      const created: HealthChannel = {
+        subscribers: new Set(),
+        watch: new BlockingWatch(
+          (query) => this.client.healthService(subscription.target, query),
+          (instances, index, readAt) => {
+            created.latest = { instances, index, readAt };
+            for (const s of created.subscribers) this.publishHealth(created, s);
+          },
+          (error) => this.options.onError?.(error),
+          this.timing,
+        ),
+      };
+      channel = created;
+      this.health.set(key, channel);
+      channel.watch.start();
+    }
+    const subscriber: HealthSubscriber = { pair: id, members: [...subscription.members], listener };
+    channel.subscribers.add(subscriber);
+    this.healthByPair.set(id, { channel, subscriber });
+    const ready = channel;
+    if (ready.latest) queueMicrotask(() => this.publishHealth(ready, subscriber));
+    return () => {
+      ready.subscribers.delete(subscriber);
+      if (this.healthByPair.get(id)?.subscriber === subscriber) this.healthByPair.delete(id);
+      if (ready.subscribers.size === 0 && this.health.get(key) === ready) {
+        this.health.delete(key);
+        void ready.watch.stop();
+      }
+    };
+  }
+
+  healthOf(pair: PairKey): HealthView | undefined {
+    const entry = this.healthByPair.get(pairId(pair));
+    const latest = entry?.channel.latest;
+    if (!entry || !latest) return undefined;
+    return healthView(entry.subscriber.members, latest.instances, latest.index, latest.readAt);
+  }
+
+  private publishHealth(channel: HealthChannel, subscriber: HealthSubscriber): void {
+    const latest = channel.latest;
+    if (!latest || !channel.subscribers.has(subscriber)) return;
+    const view = healthView(subscriber.members, latest.instances, latest.index, latest.readAt);
+    const changed = !sameStatuses(subscriber.last, view);
+    subscriber.last = view;
+    if (changed) subscriber.listener(view);
+  }
+
+  // --- lock ---------------------------------------------------------------------------------------------
+
+  async acquire(request: LockRequest): Promise<boolean> {
+    this.assertOpen();
+    validateTarget(request.target);
+    const key = this.keyOf(request.pair);
+    const sessions = await this.sessions();
+    const checks = await this.sessionChecks(request.target);
+    if (!checks) return false;
+    const name = sessionName(await this.consulNode(), request.target.service, request.target.tag);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const session = await sessions.ensure(name, checks);
+      if (!session) return false;
+      const { value: entry } = await this.client.kvGet(key, this.oneShot());
+      if (entry?.session === session) return true;
+      if (entry?.session) return false;
+      const record = nextLockRecord(
+        parseLockRecord(entry?.value),
+        pairId(request.pair),
+        this.options.node,
+        request.reason,
+        new Date(),
+        this.options.historyLength ?? defaultHistoryLength,
+      );
+      try {
+        return await this.client.kvAcquire(key, JSON.stringify(record), session);
+      } catch (error) {
+        // The session died between ensure() and the PUT: make a new one once.
+        if (!(error instanceof ArbiterError && error.kind === 'rejected')) throw error;
+        sessions.forget(session);
+      }
+    }
+    return false;
+  }
+
+  async release(request: LockRequest): Promise<void> {
+    this.assertOpen();
+    const key = this.keyOf(request.pair);
+    const sessions = await this.sessions();
+    const { value: entry } = await this.client.kvGet(key, this.oneShot());
+    if (!entry?.session || !sessions.isOwn(entry.session)) return;
+    const record = nextLockRecord(
+      parseLockRecord(entry.value),
+      pairId(request.pair),
+      null,
+      request.reason,
+      new Date(),
+      this.options.historyLength ?? defaultHistoryLength,
+    );
+    try {
+      await this.client.kvRelease(key, JSON.stringify(record), entry.session);
+    } catch (error) {
+      // An invalidated session has already lost the lock: nothing left to give back.
+      if (!(error instanceof ArbiterError && error.kind === 'rejected')) throw error;
+    }
+  }
+
+  watchLock(pair: PairKey, listener: (view: LockView) => void): Unsubscribe {
+    this.assertOpen();
+    const key = this.keyOf(pair);
+    let channel = this.locks.get(key);
+    if (!channel) {
+      const created: LockChannel = {
+        listeners: new Set(),
+        watch: new BlockingWatch(
+          (query) => this.client.kvGet(key, query),
+          (entry, index, readAt) => {
+            created.latest = { entry, index, readAt };
+            this.publishLock(created);
+          },
+          (error) => this.options.onError?.(error),
+          this.timing,
+        ),
+      };
+      channel = created;
+      this.locks.set(key, channel);
+      channel.watch.start();
+      // Sessions kept from before a restart make ownSessionValid right from the first view.
+      this.sessions().then(
+        () => this.publishLock(created),
+        () => undefined,
+      );
+    }
+    const ready = channel;
+    ready.listeners.add(listener);
+    if (ready.view) {
+      const view = ready.view;
+      queueMicrotask(() => listener(view));
+    }
+    return () => {
+      ready.listeners.delete(listener);
+      if (ready.listeners.size === 0 && this.locks.get(key) === ready) {
+        this.locks.delete(key);
+        void ready.watch.stop();
+      }
+    };
+  }
+
+  lockOf(pair: PairKey): LockView | undefined {
+    return this.locks.get(this.keyOf(pair))?.view;
+  }
+
+  async readRecord(pair: PairKey): Promise<LockRecord | undefined> {
+    const { value } = await this.client.kvGet(this.keyOf(pair), this.oneShot());
+    return parseLockRecord(value?.value);
+  }
+
+  private publishLock(channel: LockChannel): void {
+    const latest = channel.latest;
+    if (!latest) return;
+    const { entry } = latest;
+    const record = parseLockRecord(entry?.value);
+    const view: LockView = {
+      holder: entry?.session ? (record?.holder ?? 'unknown') : null,
+      ownSessionValid: this.sessionManager?.isOwn(entry?.session) ?? false,
+      index: Number(latest.index),
+      readAt: latest.readAt,
+    };
+    if (record) view.record = record;
+    const changed = !sameLockView(channel.view, view);
+    channel.view = view;
+    if (changed) for (const listener of channel.listeners) listener(view);
+  }
+
+  // --- reachability and lifecycle -----------------------------------------------------------------------
+
+  reachability(): Reachability {
+    return this.tracker.current;
+  }
+
+  onReachabilityChange(listener: (state: Reachability) => void): Unsubscribe {
+    return this.tracker.onChange(listener);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const watches = [...this.health.values(), ...this.locks.values()].map((c) => c.watch.stop());
+    this.health.clear();
+    this.locks.clear();
+    await Promise.all(watches);
+    this.client.close();
+  }
+
+  // --- helpers ------------------------------------------------------------------------------------------
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error('arbiter is closed');
+  }
+
+  private keyOf(pair: PairKey): string {
+    return lockKey(pair, this.options.keyPrefix ?? defaultKeyPrefix);
+  }
+
+  private oneShot() {
+    return { wait: this.timing.wait, waitMs: parseWait(this.timing.wait) };
+  }
+
+  private resolvedConsulNode: string | undefined;
+  private async consulNode(): Promise<string> {
+    this.resolvedConsulNode ??= this.options.consulNode ?? (await this.client.agentNodeName());
+    return this.resolvedConsulNode;
+  }
+
+  private sessions(): Promise<SessionManager> {
+    if (this.sessionManager) return Promise.resolve(this.sessionManager);
+    this.sessionsLoading ??= (async () => {
+      const manager = new SessionManager(
+        this.client,
+        await this.consulNode(),
+        this.options.lockDelay ?? '1s',
+      );
+      await manager.adopt();
+      this.sessionManager = manager;
+      return manager;
+    })().finally(() => {
+      this.sessionsLoading = undefined;
+    });
+    return this.sessionsLoading;
+  }
+
+  /** serfHealth plus the service checks of this node's instance of the target; undefined if it has none. */
+  private async sessionChecks(target: HealthTarget): Promise<string[] | undefined> {
+    const consulNode = await this.consulNode();
+    const { value: instances } = await this.client.healthService(target, this.oneShot());
+    const mine = instancesOf({ node: this.options.node, address: '', consulNode }, instances);
+    const serviceChecks = mine.flatMap((i) => i.checks.filter((c) => c.serviceId !== '').map((c) => c.id));
+    if (serviceChecks.length === 0) return undefined;
+    return ['serfHealth', ...new Set(serviceChecks)];
+  }
+}

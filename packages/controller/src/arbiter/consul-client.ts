@@ -1,0 +1,389 @@
+import { EventEmitter } from 'node:events';
+import Consul from 'consul';
+import { parseConsulIndex } from './blocking-index.js';
+import type { ConsulConnection } from './consul-config.js';
+import { ArbiterError, classifyError } from './errors.js';
+import { type ArbiterMetrics, noopArbiterMetrics } from './metrics.js';
+import type { ReachabilityTracker } from './reachability.js';
+import type { HealthTarget } from './types.js';
+
+// ---------------------------------------------------------------------------------------------------------
+// The `consul` package's TypeScript types omit what blocking queries need (index, wait, consistent, a
+// cancellation context, per-call timeout, the raw response with X-Consul-Index). The package itself
+// passes these through, so this is the one place where that surface is typed.
+
+interface RawResponse {
+  statusCode: number;
+  headers: Record<string, string | string[] | undefined>;
+  body?: unknown;
+}
+
+/** papi aborts a request when its ctx emits 'cancel'; includeResponse returns [response, body]. */
+type CallContext = EventEmitter & { includeResponse: true };
+
+interface CommonCallOptions {
+  ctx: CallContext;
+  timeout: number;
+  dc?: string;
+  token?: string;
+}
+
+interface BlockingCallOptions extends CommonCallOptions {
+  index?: string;
+  wait?: string;
+  consistent?: boolean;
+}
+
+type WithResponse<T = unknown> = Promise<[RawResponse, T?]>;
+
+interface ConsulSurface {
+  health: {
+    service(
+      options: BlockingCallOptions & { service: string; tag?: string; passing?: boolean },
+    ): WithResponse;
+  };
+  kv: {
+    get(options: BlockingCallOptions & { key: string }): WithResponse;
+    set(
+      options: CommonCallOptions & { key: string; value: string; acquire?: string; release?: string },
+    ): WithResponse;
+  };
+  session: {
+    create(
+      options: CommonCallOptions & {
+        name: string;
+        node?: string;
+        checks: string[];
+        behavior: 'release' | 'delete';
+        lockdelay: string;
+      },
+    ): WithResponse;
+    info(options: CommonCallOptions & { id: string }): WithResponse;
+    node(options: CommonCallOptions & { node: string }): WithResponse;
+    destroy(options: CommonCallOptions & { id: string }): WithResponse;
+  };
+  agent: { self(options: CommonCallOptions): WithResponse };
+  destroy(): void;
+}
+
+interface ConsulConstructorOptions {
+  baseUrl: string;
+  defaults?: { token?: string };
+  ca?: string;
+  servername?: string;
+}
+
+const ConsulClass = Consul as unknown as new (options: ConsulConstructorOptions) => ConsulSurface;
+
+// ---------------------------------------------------------------------------------------------------------
+// What the arbiter reads back, validated: a malformed answer is an error, never a crash later on.
+
+export interface ServiceInstance {
+  consulNode: string;
+  nodeAddress: string;
+  serviceId: string;
+  serviceAddress: string;
+  checks: { id: string; serviceId: string; status: string }[];
+}
+
+export interface KvEntry {
+  key: string;
+  value: string | null;
+  session?: string;
+  modifyIndex: number;
+}
+
+export interface SessionInfo {
+  id: string;
+  name: string;
+  node: string;
+  checks: string[];
+  behavior: string;
+}
+
+export interface Blocking<T> {
+  value: T;
+  index: bigint | undefined;
+}
+
+export interface BlockingQuery {
+  index?: bigint;
+  wait: string;
+  waitMs: number;
+  signal?: AbortSignal;
+}
+
+export interface SessionSpec {
+  name: string;
+  node: string;
+  checks: string[];
+  lockDelay: string;
+}
+
+export interface ConsulClientOptions {
+  connection: ConsulConnection;
+  /** Timeout of calls that do not block. */
+  requestTimeoutMs?: number;
+  metrics?: ArbiterMetrics;
+  reachability?: ReachabilityTracker;
+  /** Called before each HTTP request (tests count requests with it). */
+  onRequest?: (operation: string) => void;
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
+const str = (v: unknown): v is string => typeof v === 'string';
+
+function malformed(operation: string, what: string): ArbiterError {
+  return new ArbiterError('malformed-response', operation, what);
+}
+
+/** Some 500 answers are semantic refusals (e.g. an invalid session), not an unhealthy agent. */
+async function refusedWhen<T>(pattern: RegExp, operation: string, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    // papi only copies short text bodies into the message, so look at the body itself too.
+    const raw = error as { message?: string; response?: { statusCode?: number; body?: unknown } };
+    const text = `${raw.message ?? ''} ${typeof raw.response?.body === 'string' ? raw.response.body : ''}`;
+    if (raw.response?.statusCode === 500 && pattern.test(text)) {
+      throw new ArbiterError('rejected', operation, text.trim(), 500);
+    }
+    throw error;
+  }
+}
+
+function parseInstances(body: unknown): ServiceInstance[] {
+  if (!Array.isArray(body)) throw malformed('health.service', `expected a JSON array, got ${typeof body}`);
+  return body.map((entry, i) => {
+    const node = isRecord(entry) ? entry.Node : undefined;
+    const service = isRecord(entry) ? entry.Service : undefined;
+    const checks = isRecord(entry) ? entry.Checks : undefined;
+    if (!isRecord(node) || !str(node.Node) || !str(node.Address) || !isRecord(service) || !str(service.ID)) {
+      throw malformed('health.service', `entry ${i} lacks Node.Node, Node.Address or Service.ID`);
+    }
+    if (!Array.isArray(checks)) throw malformed('health.service', `entry ${i} lacks a Checks array`);
+    return {
+      consulNode: node.Node,
+      nodeAddress: node.Address,
+      serviceId: service.ID,
+      serviceAddress: str(service.Address) ? service.Address : '',
+      checks: checks.map((c, j) => {
+        if (!isRecord(c) || !str(c.CheckID) || !str(c.Status)) {
+          throw malformed('health.service', `entry ${i} check ${j} lacks CheckID or Status`);
+        }
+        return { id: c.CheckID, serviceId: str(c.ServiceID) ? c.ServiceID : '', status: c.Status };
+      }),
+    };
+  });
+}
+
+function parseKv(body: unknown): KvEntry | undefined {
+  if (body === undefined) return undefined;
+  // The package hands back the first element of Consul's array, its Value already base64-decoded.
+  const item = Array.isArray(body) ? body[0] : body;
+  if (!isRecord(item) || !str(item.Key) || typeof item.ModifyIndex !== 'number') {
+    throw malformed('kv.get', 'expected an entry holding Key and ModifyIndex');
+  }
+  const value = str(item.Value) ? item.Value : null;
+  const entry: KvEntry = { key: item.Key, value, modifyIndex: item.ModifyIndex };
+  if (str(item.Session) && item.Session !== '') entry.session = item.Session;
+  return entry;
+}
+
+function parseSession(operation: string, item: unknown): SessionInfo {
+  if (!isRecord(item) || !str(item.ID) || !str(item.Node))
+    throw malformed(operation, 'session lacks ID or Node');
+  const checks = Array.isArray(item.Checks) ? item.Checks.filter(str) : [];
+  return {
+    id: item.ID,
+    name: str(item.Name) ? item.Name : '',
+    node: item.Node,
+    checks,
+    behavior: str(item.Behavior) ? item.Behavior : '',
+  };
+}
+
+/** The arbiter's narrow view of Consul's HTTP API, with errors classified, metered and tracked. */
+export class ConsulClient {
+  private readonly consul: ConsulSurface;
+  private readonly requestTimeoutMs: number;
+  private readonly metrics: ArbiterMetrics;
+
+  constructor(private readonly options: ConsulClientOptions) {
+    const { connection } = options;
+    const constructorOptions: ConsulConstructorOptions = { baseUrl: `${connection.address}/v1` };
+    if (connection.token) constructorOptions.defaults = { token: connection.token };
+    if (connection.caPem) constructorOptions.ca = connection.caPem;
+    if (connection.serverName) constructorOptions.servername = connection.serverName;
+    this.consul = new ConsulClass(constructorOptions);
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 5_000;
+    this.metrics = options.metrics ?? noopArbiterMetrics;
+  }
+
+  close(): void {
+    this.consul.destroy();
+  }
+
+  async healthService(target: HealthTarget, query: BlockingQuery): Promise<Blocking<ServiceInstance[]>> {
+    const [response, body] = await this.call(
+      'health.service',
+      this.blockingTimeout(query),
+      query.signal,
+      (c) =>
+        this.consul.health.service({
+          ...c,
+          ...this.blockingOptions(query),
+          service: target.service,
+          passing: false,
+          ...(target.tag ? { tag: target.tag } : {}),
+          ...(target.datacenter ? { dc: target.datacenter } : {}),
+        }),
+    );
+    return { value: parseInstances(body), index: this.indexOf('health.service', response) };
+  }
+
+  async kvGet(key: string, query: BlockingQuery): Promise<Blocking<KvEntry | undefined>> {
+    const [response, body] = await this.call('kv.get', this.blockingTimeout(query), query.signal, (c) =>
+      this.consul.kv.get({ ...c, ...this.blockingOptions(query), key }),
+    );
+    return { value: parseKv(body), index: this.indexOf('kv.get', response) };
+  }
+
+  /** PUT ?acquire=session with the value; true when the lock is now held by that session. */
+  async kvAcquire(key: string, value: string, session: string): Promise<boolean> {
+    const [, body] = await this.call('kv.acquire', this.requestTimeoutMs, undefined, (c) =>
+      refusedWhen(/invalid session/i, 'kv.acquire', () =>
+        this.consul.kv.set({ ...c, key, value, acquire: session }),
+      ),
+    );
+    if (typeof body !== 'boolean')
+      throw malformed('kv.acquire', `expected true or false, got ${JSON.stringify(body)}`);
+    return body;
+  }
+
+  /** PUT ?release=session with the value; true when the session held the lock and gave it back. */
+  async kvRelease(key: string, value: string, session: string): Promise<boolean> {
+    const [, body] = await this.call('kv.release', this.requestTimeoutMs, undefined, (c) =>
+      refusedWhen(/invalid session/i, 'kv.release', () =>
+        this.consul.kv.set({ ...c, key, value, release: session }),
+      ),
+    );
+    if (typeof body !== 'boolean')
+      throw malformed('kv.release', `expected true or false, got ${JSON.stringify(body)}`);
+    return body;
+  }
+
+  async sessionCreate(spec: SessionSpec): Promise<string> {
+    // Consul refuses a session whose checks are critical or unknown: an answer, not an outage.
+    const [, body] = await this.call('session.create', this.requestTimeoutMs, undefined, (c) =>
+      refusedWhen(/critical state|missing check|not registered|no such check/i, 'session.create', () =>
+        this.consul.session.create({
+          ...c,
+          name: spec.name,
+          node: spec.node,
+          checks: spec.checks,
+          behavior: 'release',
+          lockdelay: spec.lockDelay,
+        }),
+      ),
+    );
+    if (!isRecord(body) || !str(body.ID)) throw malformed('session.create', 'answer lacks ID');
+    return body.ID;
+  }
+
+  async sessionInfo(id: string): Promise<SessionInfo | undefined> {
+    const [, body] = await this.call('session.info', this.requestTimeoutMs, undefined, (c) =>
+      this.consul.session.info({ ...c, id }),
+    );
+    if (body === undefined || body === null) return undefined;
+    // The package returns the first element; an invalidated session is an empty list.
+    if (Array.isArray(body)) return body.length ? parseSession('session.info', body[0]) : undefined;
+    return parseSession('session.info', body);
+  }
+
+  async nodeSessions(node: string): Promise<SessionInfo[]> {
+    const [, body] = await this.call('session.node', this.requestTimeoutMs, undefined, (c) =>
+      this.consul.session.node({ ...c, node }),
+    );
+    if (body === null || body === undefined) return [];
+    if (!Array.isArray(body)) throw malformed('session.node', 'expected a JSON array');
+    return body.map((s) => parseSession('session.node', s));
+  }
+
+  async sessionDestroy(id: string): Promise<void> {
+    await this.call('session.destroy', this.requestTimeoutMs, undefined, (c) =>
+      this.consul.session.destroy({ ...c, id }),
+    );
+  }
+
+  /** Node name of the agent we talk to. */
+  async agentNodeName(): Promise<string> {
+    const [, body] = await this.call('agent.self', this.requestTimeoutMs, undefined, (c) =>
+      this.consul.agent.self(c),
+    );
+    const config = isRecord(body) ? body.Config : undefined;
+    if (!isRecord(config) || !str(config.NodeName))
+      throw malformed('agent.self', 'answer lacks Config.NodeName');
+    return config.NodeName;
+  }
+
+  private blockingOptions(query: BlockingQuery): Pick<BlockingCallOptions, 'index' | 'wait' | 'consistent'> {
+    return {
+      consistent: true,
+      wait: query.wait,
+      ...(query.index !== undefined ? { index: query.index.toString() } : {}),
+    };
+  }
+
+  // Consul adds up to wait/16 of jitter to a blocking wait; allow that plus a margin before timing out.
+  private blockingTimeout(query: BlockingQuery): number {
+    return query.index === undefined
+      ? this.requestTimeoutMs
+      : query.waitMs + query.waitMs / 16 + this.requestTimeoutMs;
+  }
+
+  private indexOf(operation: string, response: RawResponse): bigint | undefined {
+    const index = parseConsulIndex(response.headers['x-consul-index']);
+    if (index === undefined) throw malformed(operation, 'response has no valid X-Consul-Index header');
+    return index;
+  }
+
+  private async call<T>(
+    operation: string,
+    timeout: number,
+    signal: AbortSignal | undefined,
+    run: (common: CommonCallOptions) => Promise<T>,
+  ): Promise<T> {
+    const ctx = Object.assign(new EventEmitter(), { includeResponse: true as const });
+    const cancel = () => ctx.emit('cancel');
+    if (signal?.aborted) throw new ArbiterError('cancelled', operation, 'aborted before start');
+    signal?.addEventListener('abort', cancel, { once: true });
+    const started = performance.now();
+    this.options.onRequest?.(operation);
+    try {
+      const result = await run({ ctx, timeout });
+      this.metrics.request(operation, 'ok', (performance.now() - started) / 1000);
+      this.options.reachability?.succeeded();
+      this.metrics.reachable(this.options.reachability?.current.reachable ?? true);
+      return result;
+    } catch (raw) {
+      const error = signal?.aborted
+        ? new ArbiterError('cancelled', operation, 'aborted')
+        : classifyError(operation, raw);
+      const seconds = (performance.now() - started) / 1000;
+      if (error.kind === 'cancelled') {
+        this.metrics.request(operation, 'cancelled', seconds);
+      } else {
+        this.metrics.request(operation, 'error', seconds);
+        this.metrics.error(operation, error.kind);
+        // A refused request still proves the agent is there.
+        if (error.kind === 'rejected') this.options.reachability?.succeeded();
+        else this.options.reachability?.failed(error);
+        this.metrics.reachable(this.options.reachability?.current.reachable ?? true);
+      }
+      throw error;
+    } finally {
+      signal?.removeEventListener('abort', cancel);
+    }
+  }
+}

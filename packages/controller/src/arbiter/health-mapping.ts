@@ -1,0 +1,42 @@
+import type { ServiceInstance } from './consul-client.js';
+import type { HealthStatus, HealthView, MemberHealth, PairMember } from './types.js';
+
+const severity: Record<string, number> = { passing: 0, warning: 1, critical: 2 };
+
+/** Worst of an instance's checks (node checks such as serfHealth included); no checks means passing. */
+export function instanceStatus(instance: ServiceInstance): Exclude<HealthStatus, 'missing'> {
+  let worst = 0;
+  // Unknown states (e.g. maintenance or future ones) count as critical: never promote on a guess.
+  for (const check of instance.checks) worst = Math.max(worst, severity[check.status] ?? 2);
+  return worst === 0 ? 'passing' : worst === 1 ? 'warning' : 'critical';
+}
+
+/** Instances belonging to a member: by explicit Consul node name, else by service or node address. */
+export function instancesOf(member: PairMember, instances: readonly ServiceInstance[]): ServiceInstance[] {
+  if (member.consulNode !== undefined) return instances.filter((i) => i.consulNode === member.consulNode);
+  return instances.filter(
+    (i) => (i.serviceAddress || i.nodeAddress) === member.address || i.nodeAddress === member.address,
+  );
+}
+
+/** A member with several instances is as healthy as its best one; with none it is missing. */
+export function memberHealth(member: PairMember, instances: readonly ServiceInstance[]): MemberHealth {
+  const statuses = instancesOf(member, instances).map(instanceStatus);
+  if (statuses.length === 0) return { node: member.node, status: 'missing' };
+  const best = statuses.reduce((a, b) => ((severity[a] ?? 2) <= (severity[b] ?? 2) ? a : b));
+  return { node: member.node, status: best };
+}
+
+export function healthView(
+  members: readonly PairMember[],
+  instances: readonly ServiceInstance[],
+  index: bigint,
+  readAt: number,
+): HealthView {
+  return { members: members.map((m) => memberHealth(m, instances)), index: Number(index), readAt };
+}
+
+export const sameStatuses = (a: HealthView | undefined, b: HealthView): boolean =>
+  a !== undefined &&
+  a.members.length === b.members.length &&
+  a.members.every((m, i) => m.node === b.members[i]?.node && m.status === b.members[i]?.status);

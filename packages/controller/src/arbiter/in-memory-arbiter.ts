@@ -1,0 +1,247 @@
+import type { Arbiter, HealthSubscription, LockRequest } from './arbiter.js';
+import { ArbiterError } from './errors.js';
+import { defaultHistoryLength, nextLockRecord, pairId } from './lock-record.js';
+import type {
+  HealthStatus,
+  HealthTarget,
+  HealthView,
+  LockRecord,
+  LockView,
+  PairKey,
+  Reachability,
+  Unsubscribe,
+} from './types.js';
+
+const targetKey = (t: HealthTarget) => JSON.stringify([t.service, t.datacenter ?? '', t.tag ?? '']);
+
+interface Lock {
+  holder: string | null;
+  record?: LockRecord;
+}
+
+/**
+ * A shared in-memory stand-in for Consul, for tests of the reconcile loop: several nodes' arbiters
+ * (arbiterFor) see the same health and locks. Health is set per member node; a node's "session" is
+ * invalidated with invalidateSessions, which frees its locks as Consul's `release` behaviour does.
+ */
+export class InMemoryConsul {
+  private index = 1;
+  private readonly statuses = new Map<string, Map<string, HealthStatus>>();
+  private readonly locks = new Map<string, Lock>();
+  private readonly validSessions = new Set<string>();
+  private reachable: Reachability = { reachable: true };
+  private readonly changeListeners = new Set<() => void>();
+  private readonly reachabilityListeners = new Set<(state: Reachability) => void>();
+  private clock: () => number;
+
+  constructor(options: { now?: () => number } = {}) {
+    this.clock = options.now ?? Date.now;
+  }
+
+  arbiterFor(node: string): InMemoryArbiter {
+    this.validSessions.add(node);
+    return new InMemoryArbiter(this, node);
+  }
+
+  setHealth(target: HealthTarget, node: string, status: HealthStatus): void {
+    const key = targetKey(target);
+    const map = this.statuses.get(key) ?? new Map<string, HealthStatus>();
+    map.set(node, status);
+    this.statuses.set(key, map);
+    // Consul invalidates sessions tied to a check that turns critical.
+    if (status === 'critical' || status === 'missing') this.invalidateSessions(node);
+    this.bump();
+  }
+
+  /** The node's session dies (its agent stopped or a check went critical): its locks are freed. */
+  invalidateSessions(node: string): void {
+    this.validSessions.delete(node);
+    for (const lock of this.locks.values()) if (lock.holder === node) lock.holder = null;
+    this.bump();
+  }
+
+  setReachable(reachable: boolean, message = 'in-memory arbiter set unreachable'): void {
+    const now = this.clock();
+    this.reachable = reachable
+      ? { ...this.reachable, reachable, lastContactAt: now }
+      : { ...this.reachable, reachable, lastError: { kind: 'unreachable', message, at: now } };
+    for (const listener of this.reachabilityListeners) listener(this.reachable);
+  }
+
+  /** @internal used by InMemoryArbiter */
+  state() {
+    return {
+      index: this.index,
+      now: this.clock(),
+      reachable: this.reachable,
+      status: (target: HealthTarget, node: string): HealthStatus =>
+        this.statuses.get(targetKey(target))?.get(node) ?? 'missing',
+      lock: (pair: string): Lock => this.locks.get(pair) ?? { holder: null },
+      sessionValid: (node: string) => this.validSessions.has(node),
+    };
+  }
+
+  /** @internal */
+  assertReachable(operation: string): void {
+    if (!this.reachable.reachable)
+      throw new ArbiterError('unreachable', operation, 'in-memory arbiter is down');
+  }
+
+  /** @internal */
+  takeLock(pair: string, node: string, target: HealthTarget, reason: string): boolean {
+    const lock = this.locks.get(pair) ?? { holder: null };
+    if (lock.holder === node) return true;
+    if (lock.holder !== null) return false;
+    const status = this.statuses.get(targetKey(target))?.get(node) ?? 'missing';
+    if (status === 'critical' || status === 'missing') return false;
+    this.validSessions.add(node);
+    this.locks.set(pair, {
+      holder: node,
+      record: nextLockRecord(lock.record, pair, node, reason, new Date(this.clock()), defaultHistoryLength),
+    });
+    this.bump();
+    return true;
+  }
+
+  /** @internal */
+  giveBack(pair: string, node: string, reason: string): void {
+    const lock = this.locks.get(pair);
+    if (!lock || lock.holder !== node) return;
+    this.locks.set(pair, {
+      holder: null,
+      record: nextLockRecord(lock.record, pair, null, reason, new Date(this.clock()), defaultHistoryLength),
+    });
+    this.bump();
+  }
+
+  /** @internal */
+  onChange(listener: () => void): Unsubscribe {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
+  }
+
+  /** @internal */
+  onReachability(listener: (state: Reachability) => void): Unsubscribe {
+    this.reachabilityListeners.add(listener);
+    return () => this.reachabilityListeners.delete(listener);
+  }
+
+  private bump(): void {
+    this.index += 1;
+    for (const listener of this.changeListeners) listener();
+  }
+}
+
+/** One node's view of an InMemoryConsul; it emits synchronously on every change. */
+export class InMemoryArbiter implements Arbiter {
+  private readonly unsubscribers = new Set<Unsubscribe>();
+  private readonly healthSubs = new Map<string, HealthSubscription>();
+  readonly calls = { acquire: 0, release: 0 };
+
+  constructor(
+    private readonly consul: InMemoryConsul,
+    readonly node: string,
+  ) {}
+
+  watchHealth(subscription: HealthSubscription, listener: (view: HealthView) => void): Unsubscribe {
+    const id = pairId(subscription.pair);
+    this.healthSubs.set(id, subscription);
+    let last: string | undefined;
+    const emit = () => {
+      const view = this.healthView(subscription);
+      const key = JSON.stringify(view.members);
+      if (key !== last) {
+        last = key;
+        listener(view);
+      }
+    };
+    emit();
+    return this.track(this.consul.onChange(emit));
+  }
+
+  healthOf(pair: PairKey): HealthView | undefined {
+    const subscription = this.healthSubs.get(pairId(pair));
+    return subscription ? this.healthView(subscription) : undefined;
+  }
+
+  async acquire(request: LockRequest): Promise<boolean> {
+    this.calls.acquire += 1;
+    this.consul.assertReachable('kv.acquire');
+    return this.consul.takeLock(pairId(request.pair), this.node, request.target, request.reason);
+  }
+
+  async release(request: LockRequest): Promise<void> {
+    this.calls.release += 1;
+    this.consul.assertReachable('kv.release');
+    this.consul.giveBack(pairId(request.pair), this.node, request.reason);
+  }
+
+  watchLock(pair: PairKey, listener: (view: LockView) => void): Unsubscribe {
+    let last: string | undefined;
+    const emit = () => {
+      const view = this.lockView(pair);
+      const key = JSON.stringify([view.holder, view.ownSessionValid, view.record]);
+      if (key !== last) {
+        last = key;
+        listener(view);
+      }
+    };
+    emit();
+    return this.track(this.consul.onChange(emit));
+  }
+
+  lockOf(pair: PairKey): LockView | undefined {
+    return this.lockView(pair);
+  }
+
+  async readRecord(pair: PairKey): Promise<LockRecord | undefined> {
+    this.consul.assertReachable('kv.get');
+    return this.consul.state().lock(pairId(pair)).record;
+  }
+
+  reachability(): Reachability {
+    return this.consul.state().reachable;
+  }
+
+  onReachabilityChange(listener: (state: Reachability) => void): Unsubscribe {
+    return this.track(this.consul.onReachability(listener));
+  }
+
+  async close(): Promise<void> {
+    for (const unsubscribe of this.unsubscribers) unsubscribe();
+    this.unsubscribers.clear();
+  }
+
+  private healthView(subscription: HealthSubscription): HealthView {
+    const state = this.consul.state();
+    return {
+      members: subscription.members.map((m) => ({
+        node: m.node,
+        status: state.status(subscription.target, m.node),
+      })),
+      index: state.index,
+      readAt: state.now,
+    };
+  }
+
+  private lockView(pair: PairKey): LockView {
+    const state = this.consul.state();
+    const lock = state.lock(pairId(pair));
+    const view: LockView = {
+      holder: lock.holder,
+      ownSessionValid: lock.holder === this.node && state.sessionValid(this.node),
+      index: state.index,
+      readAt: state.now,
+    };
+    if (lock.record) view.record = lock.record;
+    return view;
+  }
+
+  private track(unsubscribe: Unsubscribe): Unsubscribe {
+    this.unsubscribers.add(unsubscribe);
+    return () => {
+      unsubscribe();
+      this.unsubscribers.delete(unsubscribe);
+    };
+  }
+}
