@@ -80,7 +80,7 @@ fi
 
 # --- apiextensions-apiserver (built from sid sources) ------------------------------
 APIEXT="$CACHE/apiext/apiextensions-apiserver"
-if ! "$APIEXT" --version >/dev/null 2>&1 && ! "$APIEXT" --help >/dev/null 2>&1; then
+if ! "$APIEXT" --help >/dev/null 2>&1; then
   log "apiextensions-apiserver: fetching Go sources from sid (about 310 MB) and building (a few minutes)"
   private_apt sid
   root="$CACHE/sid-root"
@@ -132,7 +132,7 @@ fail=0
 check() { # name why cmd...
   local name=$1 why=$2; shift 2
   local out
-  if out=$("$@" 2>&1 | head -n1); then log "ok  $name: $out"; else log "MISSING $name ($why): '$*' failed"; fail=1; fi
+  if out=$("$@" 2>&1); then log "ok  $name: ${out%%$'\n'*}"; else log "MISSING $name ($why): '$*' failed"; fail=1; fi
 }
 check iptables "probe gate (iptables backend)" iptables --version
 check iptables-legacy "probe gate (legacy backend)" iptables-legacy --version
@@ -143,7 +143,7 @@ check dig "baseline DNS poller" dig -v
 check etcd "Kubernetes API storage" etcd --version
 check openssl "test CA and client certificates" openssl version
 check consul "arbiter" "$CONSUL" version
-check apiextensions-apiserver "Kubernetes API server" "$APIEXT" --help
+check apiextensions-apiserver "Kubernetes API server" bash -c '"$0" --help >/dev/null && echo "$0"' "$APIEXT"
 check helm "chart tests" "$HELM" version --short
 ((fail == 0)) || die "some components are missing (see above)"
 
