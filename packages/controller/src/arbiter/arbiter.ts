@@ -1,10 +1,10 @@
 import type {
   HealthTarget,
-  HealthView,
   LockRecord,
   LockView,
+  PairHealthView,
   PairKey,
-  PairMember,
+  PairMembers,
   Reachability,
   Unsubscribe,
 } from './types.js';
@@ -13,7 +13,7 @@ import type {
 export interface HealthSubscription {
   pair: PairKey;
   target: HealthTarget;
-  members: PairMember[];
+  members: PairMembers;
 }
 
 /** Taking or giving back a pair's lock on behalf of this node. */
@@ -30,9 +30,9 @@ export interface LockRequest {
  */
 export interface Arbiter {
   /** Calls `listener` with the pair's health view now (if known) and on every change of a member's status. */
-  watchHealth(subscription: HealthSubscription, listener: (view: HealthView) => void): Unsubscribe;
+  watchHealth(subscription: HealthSubscription, listener: (view: PairHealthView) => void): Unsubscribe;
   /** Latest health view of a watched pair, or undefined before the first answer. */
-  healthOf(pair: PairKey): HealthView | undefined;
+  healthOf(pair: PairKey): PairHealthView | undefined;
   /** Takes the pair's lock for this node; false when another node holds it or this node may not. */
   acquire(request: LockRequest): Promise<boolean>;
   /** Gives the lock back if this node holds it; a no-op otherwise. */

@@ -18,11 +18,11 @@ import { ReachabilityTracker } from './reachability.js';
 import { SessionManager, sessionName } from './sessions.js';
 import type {
   HealthTarget,
-  HealthView,
   LockRecord,
   LockView,
+  PairHealthView,
   PairKey,
-  PairMember,
+  PairMembers,
   Reachability,
   Unsubscribe,
 } from './types.js';
@@ -50,9 +50,9 @@ export interface ConsulArbiterOptions {
 
 interface HealthSubscriber {
   pair: string;
-  members: PairMember[];
-  listener: (view: HealthView) => void;
-  last?: HealthView;
+  members: PairMembers;
+  listener: (view: PairHealthView) => void;
+  last?: PairHealthView;
 }
 
 interface HealthChannel {
@@ -112,7 +112,7 @@ export class ConsulArbiter implements Arbiter {
 
   // --- health -------------------------------------------------------------------------------------------
 
-  watchHealth(subscription: HealthSubscription, listener: (view: HealthView) => void): Unsubscribe {
+  watchHealth(subscription: HealthSubscription, listener: (view: PairHealthView) => void): Unsubscribe {
     this.assertOpen();
     validateTarget(subscription.target);
     const id = pairId(subscription.pair);
@@ -135,7 +135,7 @@ export class ConsulArbiter implements Arbiter {
       this.health.set(key, channel);
       channel.watch.start();
     }
-    const subscriber: HealthSubscriber = { pair: id, members: [...subscription.members], listener };
+    const subscriber: HealthSubscriber = { pair: id, members: subscription.members, listener };
     channel.subscribers.add(subscriber);
     this.healthByPair.set(id, { channel, subscriber });
     const ready = channel;
@@ -150,7 +150,7 @@ export class ConsulArbiter implements Arbiter {
     };
   }
 
-  healthOf(pair: PairKey): HealthView | undefined {
+  healthOf(pair: PairKey): PairHealthView | undefined {
     const entry = this.healthByPair.get(pairId(pair));
     const latest = entry?.channel.latest;
     if (!entry || !latest) return undefined;
@@ -279,12 +279,12 @@ export class ConsulArbiter implements Arbiter {
     const { entry } = latest;
     const record = parseLockRecord(entry?.value);
     const view: LockView = {
-      holder: entry?.session ? (record?.holder ?? 'unknown') : null,
+      holder: entry?.session ? (record?.holder ?? 'unknown') : undefined,
       ownSessionValid: this.sessionManager?.isOwn(entry?.session) ?? false,
       index: Number(latest.index),
       readAt: latest.readAt,
+      ...(record ? { record } : {}),
     };
-    if (record) view.record = record;
     const changed = !sameLockView(channel.view, view);
     channel.view = view;
     if (changed) for (const listener of channel.listeners) listener(view);

@@ -1,5 +1,5 @@
 import type { ServiceInstance } from './consul-client.js';
-import type { HealthStatus, HealthView, MemberHealth, PairMember } from './types.js';
+import type { HealthStatus, PairHealthView, PairMember, PairMembers } from './types.js';
 
 const severity: Record<string, number> = { passing: 0, warning: 1, critical: 2 };
 
@@ -20,23 +20,24 @@ export function instancesOf(member: PairMember, instances: readonly ServiceInsta
 }
 
 /** A member with several instances is as healthy as its best one; with none it is missing. */
-export function memberHealth(member: PairMember, instances: readonly ServiceInstance[]): MemberHealth {
+export function memberStatus(member: PairMember, instances: readonly ServiceInstance[]): HealthStatus {
   const statuses = instancesOf(member, instances).map(instanceStatus);
-  if (statuses.length === 0) return { node: member.node, status: 'missing' };
-  const best = statuses.reduce((a, b) => ((severity[a] ?? 2) <= (severity[b] ?? 2) ? a : b));
-  return { node: member.node, status: best };
+  if (statuses.length === 0) return 'missing';
+  return statuses.reduce((a, b) => ((severity[a] ?? 2) <= (severity[b] ?? 2) ? a : b));
 }
 
 export function healthView(
-  members: readonly PairMember[],
+  members: PairMembers,
   instances: readonly ServiceInstance[],
   index: bigint,
   readAt: number,
-): HealthView {
-  return { members: members.map((m) => memberHealth(m, instances)), index: Number(index), readAt };
+): PairHealthView {
+  const at = { index: Number(index), readAt };
+  return {
+    primary: { status: memberStatus(members.primary, instances), ...at },
+    secondary: { status: memberStatus(members.secondary, instances), ...at },
+  };
 }
 
-export const sameStatuses = (a: HealthView | undefined, b: HealthView): boolean =>
-  a !== undefined &&
-  a.members.length === b.members.length &&
-  a.members.every((m, i) => m.node === b.members[i]?.node && m.status === b.members[i]?.status);
+export const sameStatuses = (a: PairHealthView | undefined, b: PairHealthView): boolean =>
+  a !== undefined && a.primary.status === b.primary.status && a.secondary.status === b.secondary.status;

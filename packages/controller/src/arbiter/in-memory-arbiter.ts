@@ -4,9 +4,9 @@ import { defaultHistoryLength, nextLockRecord, pairId } from './lock-record.js';
 import type {
   HealthStatus,
   HealthTarget,
-  HealthView,
   LockRecord,
   LockView,
+  PairHealthView,
   PairKey,
   Reachability,
   Unsubscribe,
@@ -143,13 +143,13 @@ export class InMemoryArbiter implements Arbiter {
     readonly node: string,
   ) {}
 
-  watchHealth(subscription: HealthSubscription, listener: (view: HealthView) => void): Unsubscribe {
+  watchHealth(subscription: HealthSubscription, listener: (view: PairHealthView) => void): Unsubscribe {
     const id = pairId(subscription.pair);
     this.healthSubs.set(id, subscription);
     let last: string | undefined;
     const emit = () => {
       const view = this.healthView(subscription);
-      const key = JSON.stringify(view.members);
+      const key = JSON.stringify([view.primary.status, view.secondary.status]);
       if (key !== last) {
         last = key;
         listener(view);
@@ -159,7 +159,7 @@ export class InMemoryArbiter implements Arbiter {
     return this.track(this.consul.onChange(emit));
   }
 
-  healthOf(pair: PairKey): HealthView | undefined {
+  healthOf(pair: PairKey): PairHealthView | undefined {
     const subscription = this.healthSubs.get(pairId(pair));
     return subscription ? this.healthView(subscription) : undefined;
   }
@@ -212,29 +212,26 @@ export class InMemoryArbiter implements Arbiter {
     this.unsubscribers.clear();
   }
 
-  private healthView(subscription: HealthSubscription): HealthView {
+  private healthView(subscription: HealthSubscription): PairHealthView {
     const state = this.consul.state();
+    const { primary, secondary } = subscription.members;
+    const at = { index: state.index, readAt: state.now };
     return {
-      members: subscription.members.map((m) => ({
-        node: m.node,
-        status: state.status(subscription.target, m.node),
-      })),
-      index: state.index,
-      readAt: state.now,
+      primary: { status: state.status(subscription.target, primary.node), ...at },
+      secondary: { status: state.status(subscription.target, secondary.node), ...at },
     };
   }
 
   private lockView(pair: PairKey): LockView {
     const state = this.consul.state();
     const lock = state.lock(pairId(pair));
-    const view: LockView = {
-      holder: lock.holder,
+    return {
+      holder: lock.holder ?? undefined,
       ownSessionValid: lock.holder === this.node && state.sessionValid(this.node),
       index: state.index,
       readAt: state.now,
+      ...(lock.record ? { record: lock.record } : {}),
     };
-    if (lock.record) view.record = lock.record;
-    return view;
   }
 
   private track(unsubscribe: Unsubscribe): Unsubscribe {

@@ -1,8 +1,7 @@
-// Views the arbiter hands to the decision logic. Shapes follow the health/lock view types planned for
-// @probegate/core, so they can be swapped for core's own once it exports them.
+// Views the arbiter hands to the decision logic: core's own types, extended where the arbiter knows more.
+import type { LockView as CoreLockView, HealthStatus, MemberHealth, PairHealthView } from '@probegate/core';
 
-/** Health of one pair member as Consul sees it; `missing` when no instance maps to the member. */
-export type HealthStatus = 'passing' | 'warning' | 'critical' | 'missing';
+export type { HealthStatus, MemberHealth, PairHealthView };
 
 /** Identifies a FailoverPair (Kubernetes namespace/name, or file-mode group/name). */
 export interface PairKey {
@@ -24,17 +23,10 @@ export interface PairMember {
   consulNode?: string;
 }
 
-export interface MemberHealth {
-  node: string;
-  status: HealthStatus;
-}
-
-export interface HealthView {
-  members: MemberHealth[];
-  /** Consul's X-Consul-Index of the read this view comes from. */
-  index: number;
-  /** When the read completed (ms since the epoch). */
-  readAt: number;
+/** The two members of a pair. */
+export interface PairMembers {
+  primary: PairMember;
+  secondary: PairMember;
 }
 
 /** One entry of the readable lock history. */
@@ -54,14 +46,13 @@ export interface LockRecord {
   transitions: LockTransition[];
 }
 
-export interface LockView {
-  /** Node holding the lock, or null when free. */
-  holder: string | null;
-  /** True when this node's session exists and is the one holding the lock. */
-  ownSessionValid: boolean;
-  index: number;
-  readAt: number;
-  record?: LockRecord;
+/** core's LockView (holder, ownSessionValid: this node's session is valid and holds the lock) plus the read. */
+export interface LockView extends CoreLockView {
+  /** Consul's X-Consul-Index of the read this view comes from. */
+  readonly index: number;
+  /** When the read completed (ms since the epoch). */
+  readonly readAt: number;
+  readonly record?: LockRecord;
 }
 
 export interface Reachability {

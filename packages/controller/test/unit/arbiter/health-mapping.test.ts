@@ -3,7 +3,7 @@ import type { ServiceInstance } from '../../../src/arbiter/consul-client.js';
 import {
   healthView,
   instanceStatus,
-  memberHealth,
+  memberStatus,
   sameStatuses,
 } from '../../../src/arbiter/health-mapping.js';
 
@@ -37,7 +37,7 @@ describe('instanceStatus: the worst check wins', () => {
   });
 });
 
-describe('memberHealth: instances map to members', () => {
+describe('memberStatus: instances map to members', () => {
   const instances = [
     instance('vm1', '10.0.0.1', ['passing', 'passing']),
     instance('vm2', '10.0.0.2', ['passing', 'critical']),
@@ -56,7 +56,7 @@ describe('memberHealth: instances map to members', () => {
     ['no instance at that address', { node: 'e', address: '10.0.0.9' }, 'missing'],
     ['no node of that name', { node: 'f', address: '10.0.0.1', consulNode: 'vm9' }, 'missing'],
   ])('%s', (_name, member, expected) => {
-    expect(memberHealth(member, instances)).toEqual({ node: member.node, status: expected });
+    expect(memberStatus(member, instances)).toBe(expected);
   });
 
   it('a member with two instances is as healthy as the best one', () => {
@@ -64,35 +64,29 @@ describe('memberHealth: instances map to members', () => {
       instance('vm1', '10.0.0.1', ['passing', 'critical']),
       instance('vm1', '10.0.0.1', ['passing']),
     ];
-    expect(memberHealth({ node: 'a', address: '10.0.0.1' }, two).status).toBe('passing');
+    expect(memberStatus({ node: 'a', address: '10.0.0.1' }, two)).toBe('passing');
   });
 });
 
 describe('healthView', () => {
-  it('lists members in order with the index and read time', () => {
+  it('gives each role its status with the index and read time', () => {
     const view = healthView(
-      [
-        { node: 'vm1', address: '10.0.0.1' },
-        { node: 'vm2', address: '10.0.0.2' },
-      ],
+      { primary: { node: 'vm1', address: '10.0.0.1' }, secondary: { node: 'vm2', address: '10.0.0.2' } },
       [instance('vm1', '10.0.0.1', ['passing'])],
       77n,
       1_000,
     );
     expect(view).toEqual({
-      members: [
-        { node: 'vm1', status: 'passing' },
-        { node: 'vm2', status: 'missing' },
-      ],
-      index: 77,
-      readAt: 1_000,
+      primary: { status: 'passing', index: 77, readAt: 1_000 },
+      secondary: { status: 'missing', index: 77, readAt: 1_000 },
     });
   });
 
   it('sameStatuses ignores index and time but not statuses', () => {
-    const a = { members: [{ node: 'vm1', status: 'passing' as const }], index: 1, readAt: 1 };
-    expect(sameStatuses(a, { ...a, index: 2, readAt: 2 })).toBe(true);
-    expect(sameStatuses(a, { ...a, members: [{ node: 'vm1', status: 'critical' }] })).toBe(false);
+    const m = (status: 'passing' | 'critical', index: number) => ({ status, index, readAt: index });
+    const a = { primary: m('passing', 1), secondary: m('passing', 1) };
+    expect(sameStatuses(a, { primary: m('passing', 2), secondary: m('passing', 2) })).toBe(true);
+    expect(sameStatuses(a, { primary: m('passing', 2), secondary: m('critical', 2) })).toBe(false);
     expect(sameStatuses(undefined, a)).toBe(false);
   });
 });

@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { ArbiterError } from '../../../src/arbiter/errors.js';
 import { InMemoryConsul } from '../../../src/arbiter/in-memory-arbiter.js';
-import type { HealthView, LockView } from '../../../src/arbiter/types.js';
+import type { LockView, PairHealthView } from '../../../src/arbiter/types.js';
 
 const pair = { namespace: 'prod', name: 'web' };
 const target = { service: 'web' };
-const members = [
-  { node: 'vm1', address: '10.0.0.1' },
-  { node: 'vm2', address: '10.0.0.2' },
-];
+const members = {
+  primary: { node: 'vm1', address: '10.0.0.1' },
+  secondary: { node: 'vm2', address: '10.0.0.2' },
+};
 
 function world() {
   let now = 1_000;
@@ -21,15 +21,15 @@ function world() {
 describe('InMemoryArbiter (fake for reconcile-loop tests)', () => {
   it('emits the health view at once and on each status change', () => {
     const { consul, vm1 } = world();
-    const views: HealthView[] = [];
+    const views: PairHealthView[] = [];
     vm1.watchHealth({ pair, target, members }, (v) => views.push(v));
     consul.setHealth(target, 'vm2', 'critical');
     consul.setHealth({ service: 'other' }, 'vm2', 'passing');
-    expect(views.map((v) => v.members.map((m) => m.status))).toEqual([
+    expect(views.map((v) => [v.primary.status, v.secondary.status])).toEqual([
       ['passing', 'passing'],
       ['passing', 'critical'],
     ]);
-    expect(vm1.healthOf(pair)?.members[1]?.status).toBe('critical');
+    expect(vm1.healthOf(pair)?.secondary.status).toBe('critical');
   });
 
   it('lets one node hold the lock; the other gets it once the holder releases', async () => {
@@ -55,7 +55,7 @@ describe('InMemoryArbiter (fake for reconcile-loop tests)', () => {
     vm2.watchLock(pair, (v) => views.push(v));
     await vm1.acquire({ pair, target, reason: 'start' });
     consul.setHealth(target, 'vm1', 'critical');
-    expect(views.map((v) => v.holder)).toEqual([null, 'vm1', null]);
+    expect(views.map((v) => v.holder)).toEqual([undefined, 'vm1', undefined]);
     expect(await vm1.acquire({ pair, target, reason: 'retry while critical' })).toBe(false);
     expect(await vm2.acquire({ pair, target, reason: 'vm1 critical' })).toBe(true);
   });
@@ -74,7 +74,7 @@ describe('InMemoryArbiter (fake for reconcile-loop tests)', () => {
 
   it('close() stops the notifications', async () => {
     const { consul, vm1 } = world();
-    const views: HealthView[] = [];
+    const views: PairHealthView[] = [];
     vm1.watchHealth({ pair, target, members }, (v) => views.push(v));
     await vm1.close();
     consul.setHealth(target, 'vm1', 'critical');
