@@ -1,0 +1,151 @@
+import { type ConsulAgent, component, startConsulDev } from '@probegate/testenv';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConsulArbiter } from '../../../src/arbiter/consul-arbiter.js';
+import type { LockView } from '../../../src/arbiter/types.js';
+import {
+  createSession,
+  eventually,
+  failCheck,
+  kvSession,
+  nodeSessions,
+  passCheck,
+  registerTtlService,
+} from './consul-http.js';
+
+let agent: ConsulAgent;
+const arbiters: ConsulArbiter[] = [];
+const target = { service: 'db' };
+
+beforeAll(async () => {
+  agent = await startConsulDev({ nodeName: 'vm1' });
+  await registerTtlService(agent.httpAddr, { id: 'db1', name: 'db', address: '198.18.0.1' });
+});
+afterAll(async () => {
+  await Promise.all(arbiters.map((a) => a.close()));
+  await agent?.stop();
+});
+
+const arbiter = (options: { historyLength?: number; lockDelay?: string } = {}) => {
+  const a = new ConsulArbiter({ connection: { address: agent.httpAddr }, node: 'vm1', lockDelay: '1s', ...options });
+  arbiters.push(a);
+  return a;
+};
+
+/** What anyone on the machine sees with the Consul CLI. */
+async function consulKvGet(key: string): Promise<unknown> {
+  const { stdout } = await execa(component('consul'), ['kv', 'get', `-http-addr=${agent.httpAddr}`, key]);
+  return JSON.parse(stdout);
+}
+
+describe('session lock on a real Consul agent', () => {
+  it('acquires with a session tied to serfHealth and the service check, and writes a readable record', async () => {
+    const a = arbiter();
+    const pair = { namespace: 'prod', name: 'db' };
+    expect(await a.acquire({ pair, target, reason: 'primary healthy' })).toBe(true);
+
+    const sessions = await nodeSessions(agent.httpAddr, 'vm1');
+    expect(sessions).toHaveLength(1);
+    expect(sessions[0]?.Name).toBe('probegate:vm1:db');
+    expect(sessions[0]?.Checks.sort()).toEqual(['serfHealth', 'service:db1']);
+    expect(await kvSession(agent.httpAddr, 'probegate/prod/db/leader')).toBe(sessions[0]?.ID);
+
+    expect(await consulKvGet('probegate/prod/db/leader')).toMatchObject({
+      pair: 'prod/db',
+      holder: 'vm1',
+      reason: 'primary healthy',
+      transitions: [{ from: null, to: 'vm1', reason: 'primary healthy' }],
+    });
+
+    // Acquiring again is idempotent: same session, no new history.
+    expect(await a.acquire({ pair, target, reason: 'again' })).toBe(true);
+    expect((await a.readRecord(pair))?.transitions).toHaveLength(1);
+
+    await a.release({ pair, target, reason: 'maintenance' });
+    expect(await kvSession(agent.httpAddr, 'probegate/prod/db/leader')).toBeUndefined();
+    expect(await consulKvGet('probegate/prod/db/leader')).toMatchObject({
+      holder: null,
+      reason: 'maintenance',
+      transitions: [{ to: 'vm1' }, { from: 'vm1', to: null, reason: 'maintenance' }],
+    });
+  });
+
+  it('keeps only the last N transitions in the record', async () => {
+    const a = arbiter({ historyLength: 3 });
+    const pair = { namespace: 'prod', name: 'history' };
+    for (let i = 0; i < 4; i++) {
+      expect(await a.acquire({ pair, target, reason: `take ${i}` })).toBe(true);
+      await a.release({ pair, target, reason: `give ${i}` });
+    }
+    const record = await a.readRecord(pair);
+    expect(record?.transitions.map((t) => t.reason)).toEqual(['give 2', 'take 3', 'give 3']);
+  });
+
+  it('watches the lock: the holder loses it when its service check goes critical (session invalidated)', async () => {
+    const a = arbiter();
+    const pair = { namespace: 'prod', name: 'watched' };
+    const views: LockView[] = [];
+    a.watchLock(pair, (v) => views.push(v));
+    await eventually('first lock view', () => views.length, (n) => n >= 1);
+    expect(views[0]).toMatchObject({ holder: undefined, ownSessionValid: false });
+
+    expect(await a.acquire({ pair, target, reason: 'healthy' })).toBe(true);
+    await eventually('held view', () => views.at(-1), (v) => v?.holder === 'vm1' && v.ownSessionValid);
+
+    await failCheck(agent.httpAddr, 'db1');
+    await eventually('released view', () => views.at(-1), (v) => v?.holder === undefined && !v.ownSessionValid);
+    expect(await kvSession(agent.httpAddr, 'probegate/prod/watched/leader')).toBeUndefined();
+    // While the check is critical Consul refuses a session: acquire answers false, not an error.
+    expect(await a.acquire({ pair, target, reason: 'retry while critical' })).toBe(false);
+    expect(a.reachability().reachable).toBe(true);
+
+    await passCheck(agent.httpAddr, 'db1');
+    // lock-delay (1s) applies after an invalidation; acquisition succeeds once it has passed.
+    await eventually('re-acquired', () => a.acquire({ pair, target, reason: 'healthy again' }), (ok) => ok, 10_000);
+    await eventually('held again', () => views.at(-1), (v) => v?.holder === 'vm1' && v.ownSessionValid);
+    expect(a.lockOf(pair)?.record?.reason).toBe('healthy again');
+  });
+
+  it('reuses its session by name after a restart, keeps the lock, and destroys stale duplicates', async () => {
+    const pair = { namespace: 'prod', name: 'restart' };
+    const first = arbiter();
+    expect(await first.acquire({ pair, target, reason: 'start' })).toBe(true);
+    const [session] = await nodeSessions(agent.httpAddr, 'vm1');
+    await first.close();
+
+    // A leaked duplicate of the same name (e.g. from a crash mid-create).
+    const leaked = await createSession(agent.httpAddr, {
+      Name: 'probegate:vm1:db',
+      Checks: ['serfHealth'],
+      Behavior: 'release',
+    });
+
+    const second = arbiter();
+    const views: LockView[] = [];
+    second.watchLock(pair, (v) => views.push(v));
+    // Before any acquire, the restarted agent already recognises the lock as its own.
+    await eventually('own lock seen', () => views.at(-1), (v) => v?.holder === 'vm1' && v.ownSessionValid);
+    expect(await second.acquire({ pair, target, reason: 'after restart' })).toBe(true);
+    const after = await nodeSessions(agent.httpAddr, 'vm1');
+    expect(after.map((s) => s.ID)).toEqual([session?.ID]);
+    expect(after.map((s) => s.ID)).not.toContain(leaked);
+    expect(await kvSession(agent.httpAddr, 'probegate/prod/restart/leader')).toBe(session?.ID);
+  });
+
+  it('answers false when another session holds the lock, and does not touch it on release', async () => {
+    const pair = { namespace: 'prod', name: 'foreign' };
+    const other = await createSession(agent.httpAddr, { Name: 'someone-else', Checks: ['serfHealth'] });
+    const put = await fetch(`${agent.httpAddr}/v1/kv/probegate/prod/foreign/leader?acquire=${other}`, {
+      method: 'PUT',
+      body: JSON.stringify({ pair: 'prod/foreign', holder: 'vm2', since: 'x', reason: 'r', transitions: [] }),
+    });
+    expect(await put.json()).toBe(true);
+    const a = arbiter();
+    expect(await a.acquire({ pair, target, reason: 'try' })).toBe(false);
+    await a.release({ pair, target, reason: 'not mine' });
+    expect(await kvSession(agent.httpAddr, 'probegate/prod/foreign/leader')).toBe(other);
+    const views: LockView[] = [];
+    a.watchLock(pair, (v) => views.push(v));
+    await eventually('view', () => views.at(-1), (v) => v?.holder === 'vm2' && !v.ownSessionValid);
+  });
+});
