@@ -48,7 +48,8 @@ describe('the real apiextensions-apiserver started by the launcher', () => {
   let objects: CustomObjectsApi;
 
   beforeAll(async () => {
-    api = await startKubeApi();
+    // Without the watch cache, a compacted resourceVersion is refused by etcd itself (410).
+    api = await startKubeApi({ watchCache: false });
     const kc = api.kubeConfig();
     const crd = loadYaml<V1CustomResourceDefinition>(WIDGET_CRD);
     await kc.makeApiClient(ApiextensionsV1Api).createCustomResourceDefinition({ body: crd });
