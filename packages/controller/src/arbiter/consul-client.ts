@@ -177,8 +177,24 @@ function parseInstances(body: unknown): ServiceInstance[] {
   });
 }
 
-function parseKv(body: unknown): KvEntry | undefined {
-  if (body === undefined) return undefined;
+function indexOf(operation: string, response: RawResponse): bigint {
+  const index = parseConsulIndex(response.headers['x-consul-index']);
+  if (index === undefined) throw malformed(operation, 'response has no valid X-Consul-Index header');
+  return index;
+}
+
+function parseBoolean(operation: string, body: unknown): boolean {
+  if (typeof body !== 'boolean')
+    throw malformed(operation, `expected true or false, got ${JSON.stringify(body)}`);
+  return body;
+}
+
+function parseKv(body: unknown, response: RawResponse): KvEntry | undefined {
+  // The package maps both a 404 and an answer it cannot read to "no value": only 404 means no key.
+  if (body === undefined) {
+    if (response.statusCode === 404) return undefined;
+    throw malformed('kv.get', `expected a JSON array, got ${JSON.stringify(response.body)?.slice(0, 80)}`);
+  }
   // The package hands back the first element of Consul's array, its Value already base64-decoded.
   const item = Array.isArray(body) ? body[0] : body;
   if (!isRecord(item) || !str(item.Key) || typeof item.ModifyIndex !== 'number') {
@@ -225,7 +241,7 @@ export class ConsulClient {
   }
 
   async healthService(target: HealthTarget, query: BlockingQuery): Promise<Blocking<ServiceInstance[]>> {
-    const [response, body] = await this.call(
+    return this.call(
       'health.service',
       this.blockingTimeout(query),
       query.signal,
@@ -238,93 +254,126 @@ export class ConsulClient {
           ...(target.tag ? { tag: target.tag } : {}),
           ...(target.datacenter ? { dc: target.datacenter } : {}),
         }),
+      (body, response) => ({ value: parseInstances(body), index: indexOf('health.service', response) }),
     );
-    return { value: parseInstances(body), index: this.indexOf('health.service', response) };
   }
 
   async kvGet(key: string, query: BlockingQuery): Promise<Blocking<KvEntry | undefined>> {
-    const [response, body] = await this.call('kv.get', this.blockingTimeout(query), query.signal, (c) =>
-      this.consul.kv.get({ ...c, ...this.blockingOptions(query), key }),
+    return this.call(
+      'kv.get',
+      this.blockingTimeout(query),
+      query.signal,
+      (c) => this.consul.kv.get({ ...c, ...this.blockingOptions(query), key }),
+      (body, response) => ({ value: parseKv(body, response), index: indexOf('kv.get', response) }),
     );
-    return { value: parseKv(body), index: this.indexOf('kv.get', response) };
   }
 
   /** PUT ?acquire=session with the value; true when the lock is now held by that session. */
   async kvAcquire(key: string, value: string, session: string): Promise<boolean> {
-    const [, body] = await this.call('kv.acquire', this.requestTimeoutMs, undefined, (c) =>
-      refusedWhen(/invalid session/i, 'kv.acquire', () =>
-        this.consul.kv.set({ ...c, key, value, acquire: session }),
-      ),
+    return this.call(
+      'kv.acquire',
+      this.requestTimeoutMs,
+      undefined,
+      (c) =>
+        refusedWhen(/invalid session/i, 'kv.acquire', () =>
+          this.consul.kv.set({ ...c, key, value, acquire: session }),
+        ),
+      (body) => parseBoolean('kv.acquire', body),
     );
-    if (typeof body !== 'boolean')
-      throw malformed('kv.acquire', `expected true or false, got ${JSON.stringify(body)}`);
-    return body;
   }
 
   /** PUT ?release=session with the value; true when the session held the lock and gave it back. */
   async kvRelease(key: string, value: string, session: string): Promise<boolean> {
-    const [, body] = await this.call('kv.release', this.requestTimeoutMs, undefined, (c) =>
-      refusedWhen(/invalid session/i, 'kv.release', () =>
-        this.consul.kv.set({ ...c, key, value, release: session }),
-      ),
+    return this.call(
+      'kv.release',
+      this.requestTimeoutMs,
+      undefined,
+      (c) =>
+        refusedWhen(/invalid session/i, 'kv.release', () =>
+          this.consul.kv.set({ ...c, key, value, release: session }),
+        ),
+      (body) => parseBoolean('kv.release', body),
     );
-    if (typeof body !== 'boolean')
-      throw malformed('kv.release', `expected true or false, got ${JSON.stringify(body)}`);
-    return body;
   }
 
   async sessionCreate(spec: SessionSpec): Promise<string> {
     // Consul refuses a session whose checks are critical or unknown: an answer, not an outage.
-    const [, body] = await this.call('session.create', this.requestTimeoutMs, undefined, (c) =>
-      refusedWhen(/critical state|missing check|not registered|no such check/i, 'session.create', () =>
-        this.consul.session.create({
-          ...c,
-          name: spec.name,
-          node: spec.node,
-          checks: spec.checks,
-          behavior: 'release',
-          lockdelay: spec.lockDelay,
-        }),
-      ),
+    return this.call(
+      'session.create',
+      this.requestTimeoutMs,
+      undefined,
+      (c) =>
+        refusedWhen(/critical state|missing check|not registered|no such check/i, 'session.create', () =>
+          this.consul.session.create({
+            ...c,
+            name: spec.name,
+            node: spec.node,
+            checks: spec.checks,
+            behavior: 'release',
+            lockdelay: spec.lockDelay,
+          }),
+        ),
+      (body) => {
+        if (!isRecord(body) || !str(body.ID)) throw malformed('session.create', 'answer lacks ID');
+        return body.ID;
+      },
     );
-    if (!isRecord(body) || !str(body.ID)) throw malformed('session.create', 'answer lacks ID');
-    return body.ID;
   }
 
   async sessionInfo(id: string): Promise<SessionInfo | undefined> {
-    const [, body] = await this.call('session.info', this.requestTimeoutMs, undefined, (c) =>
-      this.consul.session.info({ ...c, id }),
+    return this.call(
+      'session.info',
+      this.requestTimeoutMs,
+      undefined,
+      (c) => this.consul.session.info({ ...c, id }),
+      (body) => {
+        if (body === undefined || body === null) return undefined;
+        // The package returns the first element; an invalidated session is an empty list.
+        if (Array.isArray(body)) return body.length ? parseSession('session.info', body[0]) : undefined;
+        return parseSession('session.info', body);
+      },
     );
-    if (body === undefined || body === null) return undefined;
-    // The package returns the first element; an invalidated session is an empty list.
-    if (Array.isArray(body)) return body.length ? parseSession('session.info', body[0]) : undefined;
-    return parseSession('session.info', body);
   }
 
   async nodeSessions(node: string): Promise<SessionInfo[]> {
-    const [, body] = await this.call('session.node', this.requestTimeoutMs, undefined, (c) =>
-      this.consul.session.node({ ...c, node }),
+    return this.call(
+      'session.node',
+      this.requestTimeoutMs,
+      undefined,
+      (c) => this.consul.session.node({ ...c, node }),
+      (body) => {
+        if (body === null || body === undefined) return [];
+        if (!Array.isArray(body)) throw malformed('session.node', 'expected a JSON array');
+        return body.map((s) => parseSession('session.node', s));
+      },
     );
-    if (body === null || body === undefined) return [];
-    if (!Array.isArray(body)) throw malformed('session.node', 'expected a JSON array');
-    return body.map((s) => parseSession('session.node', s));
   }
 
   async sessionDestroy(id: string): Promise<void> {
-    await this.call('session.destroy', this.requestTimeoutMs, undefined, (c) =>
-      this.consul.session.destroy({ ...c, id }),
+    await this.call(
+      'session.destroy',
+      this.requestTimeoutMs,
+      undefined,
+      (c) => this.consul.session.destroy({ ...c, id }),
+      () => undefined,
     );
   }
 
   /** Node name of the agent we talk to. */
   async agentNodeName(): Promise<string> {
-    const [, body] = await this.call('agent.self', this.requestTimeoutMs, undefined, (c) =>
-      this.consul.agent.self(c),
+    return this.call(
+      'agent.self',
+      this.requestTimeoutMs,
+      undefined,
+      (c) => this.consul.agent.self(c),
+      (body) => {
+        const config = isRecord(body) ? body.Config : undefined;
+        if (!isRecord(config) || !str(config.NodeName)) {
+          throw malformed('agent.self', 'answer lacks Config.NodeName');
+        }
+        return config.NodeName;
+      },
     );
-    const config = isRecord(body) ? body.Config : undefined;
-    if (!isRecord(config) || !str(config.NodeName))
-      throw malformed('agent.self', 'answer lacks Config.NodeName');
-    return config.NodeName;
   }
 
   private blockingOptions(query: BlockingQuery): Pick<BlockingCallOptions, 'index' | 'wait' | 'consistent'> {
@@ -342,18 +391,14 @@ export class ConsulClient {
       : query.waitMs + query.waitMs / 16 + this.requestTimeoutMs;
   }
 
-  private indexOf(operation: string, response: RawResponse): bigint | undefined {
-    const index = parseConsulIndex(response.headers['x-consul-index']);
-    if (index === undefined) throw malformed(operation, 'response has no valid X-Consul-Index header');
-    return index;
-  }
-
-  private async call<T>(
+  /** One HTTP call: parsing happens inside, so a malformed answer counts as a failure like any other. */
+  private async call<R>(
     operation: string,
     timeout: number,
     signal: AbortSignal | undefined,
-    run: (common: CommonCallOptions) => Promise<T>,
-  ): Promise<T> {
+    run: (common: CommonCallOptions) => WithResponse,
+    parse: (body: unknown, response: RawResponse) => R,
+  ): Promise<R> {
     const ctx = Object.assign(new EventEmitter(), { includeResponse: true as const });
     const cancel = () => ctx.emit('cancel');
     if (signal?.aborted) throw new ArbiterError('cancelled', operation, 'aborted before start');
@@ -361,7 +406,8 @@ export class ConsulClient {
     const started = performance.now();
     this.options.onRequest?.(operation);
     try {
-      const result = await run({ ctx, timeout });
+      const [response, body] = await run({ ctx, timeout });
+      const result = parse(body, response);
       this.metrics.request(operation, 'ok', (performance.now() - started) / 1000);
       this.options.reachability?.succeeded();
       this.metrics.reachable(this.options.reachability?.current.reachable ?? true);

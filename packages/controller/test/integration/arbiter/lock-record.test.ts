@@ -27,7 +27,12 @@ afterAll(async () => {
 });
 
 const arbiter = (options: { historyLength?: number; lockDelay?: string } = {}) => {
-  const a = new ConsulArbiter({ connection: { address: agent.httpAddr }, node: 'vm1', lockDelay: '1s', ...options });
+  const a = new ConsulArbiter({
+    connection: { address: agent.httpAddr },
+    node: 'vm1',
+    lockDelay: '1s',
+    ...options,
+  });
   arbiters.push(a);
   return a;
 };
@@ -86,14 +91,26 @@ describe('session lock on a real Consul agent', () => {
     const pair = { namespace: 'prod', name: 'watched' };
     const views: LockView[] = [];
     a.watchLock(pair, (v) => views.push(v));
-    await eventually('first lock view', () => views.length, (n) => n >= 1);
+    await eventually(
+      'first lock view',
+      () => views.length,
+      (n) => n >= 1,
+    );
     expect(views[0]).toMatchObject({ holder: undefined, ownSessionValid: false });
 
     expect(await a.acquire({ pair, target, reason: 'healthy' })).toBe(true);
-    await eventually('held view', () => views.at(-1), (v) => v?.holder === 'vm1' && v.ownSessionValid);
+    await eventually(
+      'held view',
+      () => views.at(-1),
+      (v) => v?.holder === 'vm1' && v.ownSessionValid,
+    );
 
     await failCheck(agent.httpAddr, 'db1');
-    await eventually('released view', () => views.at(-1), (v) => v?.holder === undefined && !v.ownSessionValid);
+    await eventually(
+      'released view',
+      () => views.at(-1),
+      (v) => v !== undefined && v.holder === undefined && !v.ownSessionValid,
+    );
     expect(await kvSession(agent.httpAddr, 'probegate/prod/watched/leader')).toBeUndefined();
     // While the check is critical Consul refuses a session: acquire answers false, not an error.
     expect(await a.acquire({ pair, target, reason: 'retry while critical' })).toBe(false);
@@ -101,8 +118,17 @@ describe('session lock on a real Consul agent', () => {
 
     await passCheck(agent.httpAddr, 'db1');
     // lock-delay (1s) applies after an invalidation; acquisition succeeds once it has passed.
-    await eventually('re-acquired', () => a.acquire({ pair, target, reason: 'healthy again' }), (ok) => ok, 10_000);
-    await eventually('held again', () => views.at(-1), (v) => v?.holder === 'vm1' && v.ownSessionValid);
+    await eventually(
+      're-acquired',
+      () => a.acquire({ pair, target, reason: 'healthy again' }),
+      (ok) => ok,
+      10_000,
+    );
+    await eventually(
+      'held again',
+      () => views.at(-1),
+      (v) => v?.holder === 'vm1' && v.ownSessionValid,
+    );
     expect(a.lockOf(pair)?.record?.reason).toBe('healthy again');
   });
 
@@ -124,7 +150,11 @@ describe('session lock on a real Consul agent', () => {
     const views: LockView[] = [];
     second.watchLock(pair, (v) => views.push(v));
     // Before any acquire, the restarted agent already recognises the lock as its own.
-    await eventually('own lock seen', () => views.at(-1), (v) => v?.holder === 'vm1' && v.ownSessionValid);
+    await eventually(
+      'own lock seen',
+      () => views.at(-1),
+      (v) => v?.holder === 'vm1' && v.ownSessionValid,
+    );
     expect(await second.acquire({ pair, target, reason: 'after restart' })).toBe(true);
     const after = await nodeSessions(agent.httpAddr, 'vm1');
     expect(after.map((s) => s.ID)).toEqual([session?.ID]);
@@ -146,6 +176,10 @@ describe('session lock on a real Consul agent', () => {
     expect(await kvSession(agent.httpAddr, 'probegate/prod/foreign/leader')).toBe(other);
     const views: LockView[] = [];
     a.watchLock(pair, (v) => views.push(v));
-    await eventually('view', () => views.at(-1), (v) => v?.holder === 'vm2' && !v.ownSessionValid);
+    await eventually(
+      'view',
+      () => views.at(-1),
+      (v) => v?.holder === 'vm2' && !v.ownSessionValid,
+    );
   });
 });
