@@ -1,0 +1,137 @@
+import { type ConsulCluster, startConsulCluster } from '@probegate/testenv';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConsulArbiter } from '../../../src/arbiter/consul-arbiter.js';
+import type { LockView } from '../../../src/arbiter/types.js';
+import { eventually, failCheck, kvSession, passCheck, registerTtlService } from './consul-http.js';
+
+// A Consul server and two client agents (vm1, vm2) on their own loopback addresses, each with its own
+// probegate arbiter talking to its local agent, as on two VMs.
+let cluster: ConsulCluster;
+const arbiters: Record<string, ConsulArbiter> = {};
+const views: Record<string, LockView[]> = { vm1: [], vm2: [] };
+const pair = { namespace: 'prod', name: 'app' };
+const target = { service: 'app' };
+const key = 'probegate/prod/app/leader';
+const last = (node: string) => views[node]?.at(-1);
+
+beforeAll(async () => {
+  cluster = await startConsulCluster({
+    server: { addr: '127.0.1.2' },
+    clients: [
+      { name: 'vm1', addr: '127.0.1.3' },
+      { name: 'vm2', addr: '127.0.1.4' },
+    ],
+  });
+  for (const node of ['vm1', 'vm2']) {
+    const agent = cluster.client(node);
+    await registerTtlService(agent.httpAddr, { id: `app-${node}`, name: 'app', address: agent.bindAddr });
+    const arbiter = new ConsulArbiter({ connection: { address: agent.httpAddr }, node, lockDelay: '1s' });
+    arbiters[node] = arbiter;
+    arbiter.watchLock(pair, (v) => views[node]?.push(v));
+  }
+  // Both registrations reached the catalog (anti-entropy) before the tests start.
+  await eventually(
+    'both instances in the catalog',
+    async () => (await (await fetch(`${cluster.server.httpAddr}/v1/health/service/app`)).json()) as unknown[],
+    (list) => list.length === 2,
+  );
+});
+
+afterAll(async () => {
+  await Promise.all(Object.values(arbiters).map((a) => a.close()));
+  await cluster?.stop();
+});
+
+const arbiter = (node: string): ConsulArbiter => {
+  const a = arbiters[node];
+  if (!a) throw new Error(`no arbiter for ${node}`);
+  return a;
+};
+
+describe('strict session lock across two Consul client agents', () => {
+  it('only one node holds the lock; both see who it is', async () => {
+    expect(await arbiter('vm1').acquire({ pair, target, reason: 'primary healthy' })).toBe(true);
+    expect(await arbiter('vm2').acquire({ pair, target, reason: 'standby tries' })).toBe(false);
+    await eventually(
+      'vm1 sees itself holding',
+      () => last('vm1'),
+      (v) => v?.holder === 'vm1' && v.ownSessionValid,
+    );
+    await eventually(
+      'vm2 sees vm1 holding',
+      () => last('vm2'),
+      (v) => v?.holder === 'vm1' && !v.ownSessionValid,
+    );
+  });
+
+  it("vm1's service check goes critical: its session is invalidated, the lock freed, and vm2 takes it", async () => {
+    await failCheck(cluster.client('vm1').httpAddr, 'app-vm1');
+    // vm2 learns it from its blocking query on the key, not from polling.
+    await eventually(
+      'vm2 sees the lock free',
+      () => last('vm2'),
+      (v) => v !== undefined && v.holder === undefined,
+    );
+    await eventually(
+      'vm1 sees it lost the lock',
+      () => last('vm1'),
+      (v) => v !== undefined && !v.ownSessionValid,
+    );
+    // Consul's lock-delay (1 s) holds the key briefly after an invalidation.
+    await eventually(
+      'vm2 acquires',
+      () => arbiter('vm2').acquire({ pair, target, reason: 'primary critical' }),
+      (ok) => ok,
+      15_000,
+    );
+    await eventually(
+      'vm2 holds it',
+      () => last('vm2'),
+      (v) => v?.holder === 'vm2' && v.ownSessionValid,
+    );
+    await eventually(
+      'vm1 sees vm2',
+      () => last('vm1'),
+      (v) => v?.holder === 'vm2' && !v.ownSessionValid,
+    );
+
+    await passCheck(cluster.client('vm1').httpAddr, 'app-vm1');
+    expect(await arbiter('vm1').acquire({ pair, target, reason: 'primary healthy again' })).toBe(false);
+  });
+
+  it("vm2's agent dies: serfHealth goes critical, the lock is freed, and vm1 takes it", async () => {
+    const vm2Session = await kvSession(cluster.server.httpAddr, key);
+    expect(vm2Session).toBeDefined();
+    cluster.client('vm2').kill('SIGKILL');
+    // Failure detection by gossip takes a few seconds.
+    await eventually(
+      'vm1 sees the lock free',
+      () => last('vm1'),
+      (v) => v !== undefined && v.holder === undefined,
+      60_000,
+    );
+    await eventually(
+      'vm1 acquires',
+      () => arbiter('vm1').acquire({ pair, target, reason: 'vm2 failed' }),
+      (ok) => ok,
+      15_000,
+    );
+    await eventually(
+      'vm1 holds it',
+      () => last('vm1'),
+      (v) => v?.holder === 'vm1' && v.ownSessionValid,
+    );
+    const sessions = (await (await fetch(`${cluster.server.httpAddr}/v1/session/list`)).json()) as {
+      ID: string;
+    }[];
+    expect(sessions.map((s) => s.ID)).not.toContain(vm2Session);
+
+    const record = await arbiter('vm1').readRecord(pair);
+    expect(record?.holder).toBe('vm1');
+    expect(record?.transitions.map((t) => [t.from, t.to, t.reason])).toEqual([
+      [null, 'vm1', 'primary healthy'],
+      ['vm1', 'vm2', 'primary critical'],
+      ['vm2', 'vm1', 'vm2 failed'],
+    ]);
+  }, 120_000);
+});
