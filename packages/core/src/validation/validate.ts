@@ -82,7 +82,7 @@ export function parseFailoverPairSpec(input: unknown, source = 'FailoverPair spe
 
 function problemsFromSchemaError(error: SchemaError, root: unknown): ValidationProblem[] {
   const segments = pointerSegments(error.instancePath);
-  const path = formatPath(segments);
+  const path = formatPath(root, segments);
   const value = valueAt(root, segments);
   const at = (label: string) => (label === '' ? 'spec' : label);
   switch (error.keyword) {
@@ -91,7 +91,7 @@ function problemsFromSchemaError(error: SchemaError, root: unknown): ValidationP
     case 'additionalProperties': {
       const names = (error.params.additionalProperties as string[] | undefined) ?? [];
       return names.map((name) => {
-        const fieldPath = formatPath([...segments, name]);
+        const fieldPath = formatPath(root, [...segments, name]);
         return {
           path: fieldPath,
           value: valueAt(root, [...segments, name]),
@@ -102,7 +102,7 @@ function problemsFromSchemaError(error: SchemaError, root: unknown): ValidationP
     case 'required': {
       const names = (error.params.requiredProperties as string[] | undefined) ?? [];
       return names.map((name) => {
-        const fieldPath = formatPath([...segments, name]);
+        const fieldPath = formatPath(root, [...segments, name]);
         return { path: fieldPath, value: undefined, message: `${fieldPath}: required field is missing` };
       });
     }
@@ -111,7 +111,7 @@ function problemsFromSchemaError(error: SchemaError, root: unknown): ValidationP
       const duplicates: ValidationProblem[] = [];
       value.forEach((item, index) => {
         if (value.findIndex((other) => Value.Equal(other, item)) === index) return;
-        const itemPath = formatPath([...segments, String(index)]);
+        const itemPath = formatPath(root, [...segments, String(index)]);
         duplicates.push({
           path: itemPath,
           value: item,
@@ -164,12 +164,21 @@ function pointerSegments(pointer: string): string[] {
     .map((segment) => segment.replaceAll('~1', '/').replaceAll('~0', '~'));
 }
 
-/** `['probe','ports','2']` -> `probe.ports[2]` (the notation the API server uses). */
-function formatPath(segments: readonly string[]): string {
+/**
+ * `['probe','ports','2']` -> `probe.ports[2]` (the notation the API server uses).
+ * Array indexes in brackets; field names that are not plain identifiers quoted in brackets.
+ */
+function formatPath(root: unknown, segments: readonly string[]): string {
   let path = '';
+  let current = root;
   for (const segment of segments) {
-    if (/^(?:0|[1-9][0-9]*)$/.test(segment)) path += `[${segment}]`;
-    else path += path === '' ? segment : `.${segment}`;
+    if (Array.isArray(current)) path += `[${segment}]`;
+    else if (/^[A-Za-z_$][A-Za-z0-9_$-]*$/.test(segment)) path += path === '' ? segment : `.${segment}`;
+    else path += `[${JSON.stringify(segment)}]`;
+    current =
+      current !== null && typeof current === 'object'
+        ? (current as Record<string, unknown>)[segment]
+        : undefined;
   }
   return path;
 }

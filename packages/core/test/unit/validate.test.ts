@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseFailoverPairSpec, validateFailoverPairSpec } from '../../src/index.js';
 import { pathMatches, validationCases, validSpec } from '../fixtures/validation-cases.js';
@@ -114,5 +115,46 @@ describe('validateFailoverPairSpec details', () => {
       '  - secondary.node: primary.node and secondary.node must be different nodes (got "vm1")',
     ]);
     expect(parseFailoverPairSpec(validSpec()).timing.holdDownSeconds).toBe(10);
+  });
+});
+
+describe('validateFailoverPairSpec on arbitrary input', () => {
+  it('never throws and names the field of every problem', () => {
+    const specLike = fc.record(
+      {
+        vip: fc.oneof(fc.string(), fc.ipV4(), fc.integer()),
+        probe: fc.record(
+          {
+            ports: fc.array(fc.oneof(fc.integer({ min: -10, max: 70_000 }), fc.string())),
+            protocol: fc.oneof(fc.constantFrom('TCP', 'HTTP'), fc.string()),
+            sourceCIDRs: fc.oneof(fc.array(fc.string()), fc.string()),
+          },
+          { requiredKeys: [] },
+        ),
+        consul: fc.oneof(
+          fc.record({ service: fc.string(), memberMapping: fc.string() }, { requiredKeys: [] }),
+          fc.string(),
+        ),
+        primary: fc.record(
+          { node: fc.string(), address: fc.oneof(fc.ipV4(), fc.string()), consulNode: fc.string() },
+          { requiredKeys: [] },
+        ),
+        secondary: fc.anything(),
+        timing: fc.oneof(fc.dictionary(fc.string(), fc.jsonValue()), fc.integer()),
+        extra: fc.jsonValue(),
+      },
+      { requiredKeys: [] },
+    );
+    fc.assert(
+      fc.property(fc.oneof(specLike, fc.jsonValue()), (input) => {
+        const result = validateFailoverPairSpec(input);
+        if (result.ok) return;
+        expect(result.problems.length).toBeGreaterThan(0);
+        for (const problem of result.problems) {
+          expect(problem.message.startsWith(problem.path === '' ? 'spec' : problem.path)).toBe(true);
+        }
+      }),
+      { numRuns: 500 },
+    );
   });
 });
