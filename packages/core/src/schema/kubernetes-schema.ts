@@ -79,3 +79,25 @@ export function failoverPairOpenApiSchema(): JsonSchemaObject {
     },
   };
 }
+
+export interface PrinterColumn {
+  readonly name: string;
+  readonly type: 'string' | 'integer' | 'date';
+  readonly jsonPath: string;
+  readonly description: string;
+}
+
+/** `kubectl get fp` columns; they name schema fields, so they live next to the schema. */
+export const FAILOVER_PAIR_PRINTER_COLUMNS: readonly PrinterColumn[] = Object.freeze([
+  { name: 'Active', type: 'string', jsonPath: '.status.activeNode', description: 'Node currently serving' },
+  { name: 'Primary', type: 'string', jsonPath: '.spec.primary.node', description: 'Primary node' },
+  { name: 'Secondary', type: 'string', jsonPath: '.spec.secondary.node', description: 'Secondary node' },
+  { name: 'VIP', type: 'string', jsonPath: '.spec.vip', description: 'Frontend IP bound on the active node' },
+  {
+    name: 'Transitions',
+    type: 'integer',
+    jsonPath: '.status.transitions',
+    description: 'Changes of the active member',
+  },
+  { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp', description: 'Age of the resource' },
+]);

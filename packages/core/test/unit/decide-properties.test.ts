@@ -12,7 +12,7 @@ import {
   type MemberRole,
 } from '../../src/index.js';
 import { makePolicy, PRIMARY_NODE, SECONDARY_NODE } from '../support/generate.js';
-import { PairSimulation, type Tick } from '../support/pair-simulation.js';
+import { PairSimulation, servingMember, steady, type Tick } from '../support/pair-simulation.js';
 
 const statusArb = fc.constantFrom<HealthStatus>('passing', 'passing', 'warning', 'critical', 'missing');
 
@@ -140,6 +140,40 @@ describe('safety properties of decide()', () => {
         }
       }),
       RUNS,
+    );
+  });
+});
+
+// Safety alone would be met by never serving: whatever happened before, once the
+// inputs settle the pair must serve again.
+describe('liveness of decide()', () => {
+  const settledCases = [
+    ['both healthy: the primary serves (or the secondary with Manual failback)', 'passing', 'passing'],
+    ['only the secondary healthy: it serves', 'critical', 'passing'],
+    ['only the primary healthy: it serves', 'passing', 'missing'],
+  ] as const;
+
+  it.each(settledCases)('after any history, %s', (_name, primary, secondary) => {
+    fc.assert(
+      fc.property(policyArb, fc.array(tickArb, { maxLength: 100 }), (policy, history) => {
+        const simulation = new PairSimulation(policy);
+        simulation.run(history);
+        if (simulation.lockHolder === 'stranger') simulation.lockHolder = undefined; // it lets go
+        const settled = simulation.run(steady(60, primary, secondary)).at(-1);
+        if (settled === undefined) throw new Error('no ticks');
+        const who = servingMember(settled);
+        if (primary === 'passing' && secondary === 'passing') {
+          if (policy.failback === 'Automatic') expect(who).toBe('primary');
+          else expect(who === 'primary' || who === 'secondary').toBe(true);
+        } else {
+          expect(who).toBe(primary === 'passing' ? 'primary' : 'secondary');
+        }
+        if (policy.arbitration === 'Lock') {
+          expect(simulation.lockHolder).toBe(who === 'primary' ? PRIMARY_NODE : SECONDARY_NODE);
+        }
+        expect(simulation.host[who as MemberRole].gate).toBe('Open');
+      }),
+      { numRuns: 300 },
     );
   });
 });
