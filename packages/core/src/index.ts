@@ -72,8 +72,10 @@ export {
   TransitionSchema,
 } from './schema/failover-pair-status.js';
 export {
+  FAILOVER_PAIR_PRINTER_COLUMNS,
   failoverPairOpenApiSchema,
   type JsonSchemaObject,
+  type PrinterColumn,
   toKubernetesSchema,
 } from './schema/kubernetes-schema.js';
 export {

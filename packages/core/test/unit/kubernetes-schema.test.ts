@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { failoverPairOpenApiSchema, failoverPairSpecCelRules, toKubernetesSchema } from '../../src/index.js';
+import {
+  FAILOVER_PAIR_PRINTER_COLUMNS,
+  failoverPairOpenApiSchema,
+  failoverPairSpecCelRules,
+  toKubernetesSchema,
+} from '../../src/index.js';
 
 type Node = Record<string, unknown>;
 
@@ -85,5 +90,24 @@ describe('failoverPairOpenApiSchema', () => {
     expect(() =>
       toKubernetesSchema({ type: 'object', properties: { x: { anyOf: [{ type: 'string' }] } } }),
     ).toThrow(/#\/properties\/x: keyword anyOf/);
+  });
+
+  it('printer columns point at fields of the schema', () => {
+    expect(FAILOVER_PAIR_PRINTER_COLUMNS.map((column) => column.name)).toEqual([
+      'Active',
+      'Primary',
+      'Secondary',
+      'VIP',
+      'Transitions',
+      'Age',
+    ]);
+    for (const column of FAILOVER_PAIR_PRINTER_COLUMNS) {
+      if (column.jsonPath.startsWith('.metadata.')) continue;
+      let node: Node | undefined = schema;
+      for (const name of column.jsonPath.slice(1).split('.')) {
+        node = (node?.properties as Record<string, Node> | undefined)?.[name];
+      }
+      expect(node, column.jsonPath).toMatchObject({ type: column.type });
+    }
   });
 });
