@@ -37,7 +37,7 @@
  *   (closeGate, unbindVip, releaseLock, acquireLock, bindVip, openGate); an open gate is
  *   renewed (openGate) once half of its lease has passed.
  */
-import { nodeOfRole } from './policy.js';
+import { nodeOfRole, roleOfNode } from './policy.js';
 import { REASON_TEXT, type ReasonCode } from './reasons.js';
 import {
   STEP_ACQUIRE_LOCK,
@@ -181,20 +181,7 @@ export function decide(input: DecisionInput): Decision {
     if (gateOpen) rememberedActive = self; // adopt what the kernel says after a restart
   }
 
-  let current: MemberRole | undefined;
-  if (policy.arbitration === 'Lock') {
-    const holder = lock.holder;
-    current =
-      holder === undefined
-        ? undefined
-        : holder === policy.primaryNode
-          ? 'primary'
-          : holder === policy.secondaryNode
-            ? 'secondary'
-            : undefined;
-  } else {
-    current = rememberedActive;
-  }
+  const current = policy.arbitration === 'Lock' ? roleOfNode(policy, lock.holder) : rememberedActive;
 
   // Who should serve.
   let chosen: TargetChoice;
@@ -213,15 +200,7 @@ export function decide(input: DecisionInput): Decision {
       chosen = choice(undefined, 'ArbiterUnreachableDemote');
     }
   } else {
-    const switchoverNode = requests.switchoverTo;
-    const switchoverTo =
-      switchoverNode === undefined
-        ? undefined
-        : switchoverNode === policy.primaryNode
-          ? 'primary'
-          : switchoverNode === policy.secondaryNode
-            ? 'secondary'
-            : undefined;
+    const switchoverTo = roleOfNode(policy, requests.switchoverTo);
     chosen = chooseTarget(
       policy,
       current,
