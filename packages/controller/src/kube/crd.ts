@@ -1,7 +1,12 @@
 // The FailoverPair CustomResourceDefinition, built from core's single JSON-schema definition
 // of spec and status. scripts/generate-crd.ts writes it into the Helm chart; a test fails when
 // the chart's copy drifts from what this produces.
-import { failoverPairOpenApiSchema, type JsonSchemaObject } from '@probegate/core';
+import {
+  type PrinterColumn as CorePrinterColumn,
+  FAILOVER_PAIR_PRINTER_COLUMNS,
+  failoverPairOpenApiSchema,
+  type JsonSchemaObject,
+} from '@probegate/core';
 import { stringify } from 'yaml';
 
 export const FAILOVER_PAIR_GROUP = 'probegate.io';
@@ -10,12 +15,9 @@ export const FAILOVER_PAIR_PLURAL = 'failoverpairs';
 export const FAILOVER_PAIR_KIND = 'FailoverPair';
 export const FAILOVER_PAIR_CRD_NAME = `${FAILOVER_PAIR_PLURAL}.${FAILOVER_PAIR_GROUP}`;
 
-export interface PrinterColumn {
-  name: string;
-  type: 'string' | 'integer' | 'number' | 'boolean' | 'date';
-  jsonPath: string;
-  description: string;
-  priority?: number;
+/** A printer column of the CRD; `priority: 1` shows only with `kubectl get -o wide`. */
+export interface PrinterColumn extends CorePrinterColumn {
+  readonly priority?: number;
 }
 
 /** The CRD as it is written in YAML and sent on the wire (keys like `x-kubernetes-validations`). */
@@ -45,42 +47,22 @@ export interface FailoverPairCrdManifest {
   };
 }
 
-/** `kubectl get fp` columns; READY only shows with `-o wide`. */
-export const FAILOVER_PAIR_PRINTER_COLUMNS: readonly PrinterColumn[] = [
-  {
-    name: 'Active',
-    type: 'string',
-    jsonPath: '.status.activeNode',
-    description: 'Node currently serving (holding the VIP, letting probes through).',
-  },
-  { name: 'Primary', type: 'string', jsonPath: '.spec.primary.node', description: 'Primary member node.' },
-  {
-    name: 'Secondary',
-    type: 'string',
-    jsonPath: '.spec.secondary.node',
-    description: 'Secondary member node.',
-  },
-  {
-    name: 'VIP',
-    type: 'string',
-    jsonPath: '.spec.vip',
-    description: 'Frontend IP bound on the active node.',
-  },
-  {
-    name: 'Transitions',
-    type: 'integer',
-    jsonPath: '.status.transitions',
-    description: 'Changes of the active member observed.',
-  },
-  {
+/**
+ * `kubectl get fp` columns: core's (ACTIVE, PRIMARY, SECONDARY, VIP, TRANSITIONS, AGE), plus the
+ * Ready condition before AGE in `-o wide`.
+ */
+export function failoverPairPrinterColumns(): PrinterColumn[] {
+  const columns: PrinterColumn[] = FAILOVER_PAIR_PRINTER_COLUMNS.map((column) => ({ ...column }));
+  const age = columns.findIndex((column) => column.jsonPath === '.metadata.creationTimestamp');
+  columns.splice(age < 0 ? columns.length : age, 0, {
     name: 'Ready',
     type: 'string',
     jsonPath: '.status.conditions[?(@.type=="Ready")].status',
-    description: 'Ready condition of the pair.',
+    description: 'Ready condition of the pair',
     priority: 1,
-  },
-  { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp', description: 'Age of the pair.' },
-];
+  });
+  return columns;
+}
 
 /** The FailoverPair CRD in wire format. */
 export function failoverPairCrd(): FailoverPairCrdManifest {
@@ -108,7 +90,7 @@ export function failoverPairCrd(): FailoverPairCrdManifest {
           served: true,
           storage: true,
           subresources: { status: {} },
-          additionalPrinterColumns: FAILOVER_PAIR_PRINTER_COLUMNS.map((column) => ({ ...column })),
+          additionalPrinterColumns: failoverPairPrinterColumns(),
           schema: { openAPIV3Schema: failoverPairOpenApiSchema() },
         },
       ],
