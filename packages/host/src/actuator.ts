@@ -1,0 +1,158 @@
+import { type CommandRunner, ExecaCommandRunner } from './command-runner.js';
+import { detectIptablesFlavor } from './detect.js';
+import type { GateBackend } from './gate-backend.js';
+import { acceptedOf, type GateSnapshot } from './gate-model.js';
+import { type DesiredPair, planGate } from './gate-plan.js';
+import { IptablesBackend } from './iptables-backend.js';
+import { NftablesBackend } from './nftables-backend.js';
+import { pairId } from './pair-id.js';
+import type {
+  ApplyOptions,
+  ApplyResult,
+  BackendChoice,
+  BackendName,
+  Change,
+  GateState,
+  HostActuator,
+  ObservedPair,
+  ObservedState,
+  PairGate,
+  VipState,
+} from './types.js';
+import { InvalidInputError, validateLeaseSeconds, validatePairs } from './validate.js';
+import { VipManager } from './vip.js';
+
+export interface HostActuatorConfig {
+  /** Firewall technology; 'auto' picks the iptables flavour the host already uses. */
+  backend?: BackendChoice;
+  /** Runs every command; defaults to execa on this host. */
+  runner?: CommandRunner;
+}
+
+const BACKENDS: readonly BackendChoice[] = ['auto', 'iptables-nft', 'iptables-legacy', 'nftables'];
+
+export async function resolveBackend(choice: BackendChoice, runner: CommandRunner): Promise<BackendName> {
+  if (!BACKENDS.includes(choice)) {
+    throw new InvalidInputError('backend', choice, `expected one of ${BACKENDS.join(', ')}`);
+  }
+  if (choice !== 'auto') return choice;
+  return (await detectIptablesFlavor(runner)) === 'legacy' ? 'iptables-legacy' : 'iptables-nft';
+}
+
+function makeBackend(name: BackendName, runner: CommandRunner): GateBackend {
+  if (name === 'nftables') return new NftablesBackend(runner);
+  return new IptablesBackend(runner, name === 'iptables-legacy' ? 'legacy' : 'nft');
+}
+
+/** Builds the actuator for this host (or for a namespace, through the runner's prefix). */
+export async function createHostActuator(config: HostActuatorConfig = {}): Promise<HostActuator> {
+  const runner = config.runner ?? new ExecaCommandRunner();
+  const name = await resolveBackend(config.backend ?? 'auto', runner);
+  return new KernelHostActuator(makeBackend(name, runner), new VipManager(runner));
+}
+
+function observedPairs(snapshot: GateSnapshot, now: Date): Map<string, ObservedPair> {
+  const out = new Map<string, ObservedPair>();
+  for (const p of snapshot.pairs.values()) {
+    const open = p.lease !== undefined && p.lease.expiresAt.getTime() > now.getTime();
+    const accepted = acceptedOf(p);
+    const o: ObservedPair = {
+      id: p.id,
+      gate: open ? 'Open' : 'Closed',
+      counters: {
+        acceptedPackets: accepted.packets,
+        acceptedBytes: accepted.bytes,
+        droppedPackets: p.drop?.packets ?? 0,
+        droppedBytes: p.drop?.bytes ?? 0,
+      },
+      sourceCIDRs: [...new Set(p.jumps.map((j) => j.cidr))],
+      ports: [...new Set(p.jumps.map((j) => j.port))],
+    };
+    if (p.key !== undefined) o.key = p.key;
+    if (open && p.lease) o.leaseExpiresAt = p.lease.expiresAt;
+    out.set(p.id, o);
+  }
+  return out;
+}
+
+/**
+ * Drives the probe gate and the VIPs. Every apply reads the kernel first, so a new
+ * run adopts what an earlier one left; it writes only what differs, in one
+ * transaction. Order is break-before-make: VIPs to bind first, then the gate
+ * transaction (opens and closes), then VIPs to release.
+ */
+export class KernelHostActuator implements HostActuator {
+  constructor(
+    private readonly gate: GateBackend,
+    private readonly vips: VipManager,
+  ) {}
+
+  get backend(): BackendName {
+    return this.gate.name;
+  }
+
+  async observe(): Promise<ObservedState> {
+    const [snapshot, vips] = await Promise.all([this.gate.read(), this.vips.read()]);
+    return {
+      backend: this.gate.name,
+      hooked: snapshot.hooks.length > 0,
+      pairs: observedPairs(snapshot, new Date()),
+      vips,
+    };
+  }
+
+  async apply(pairs: readonly PairGate[], opts: ApplyOptions): Promise<ApplyResult> {
+    const valid = validatePairs(pairs);
+    const leaseSeconds = validateLeaseSeconds('leaseSeconds', opts?.leaseSeconds);
+    if (!(opts.now instanceof Date) || Number.isNaN(opts.now.getTime())) {
+      throw new InvalidInputError('now', opts.now, 'expected a valid Date');
+    }
+    const desired: DesiredPair[] = valid.map((p) => ({
+      id: pairId(p.key),
+      key: p.key,
+      cidrs: p.cidrs,
+      ports: p.ports,
+      active: p.active,
+    }));
+    const wantedVips = new Set(valid.filter((p) => p.active && p.vip).map((p) => p.vip as string));
+
+    const [snapshot, boundVips] = await Promise.all([this.gate.read(), this.vips.read()]);
+    const plan = planGate(snapshot, desired, opts.now, leaseSeconds);
+    const bound = new Set(boundVips);
+    const changes: Change[] = [];
+
+    for (const vip of wantedVips) {
+      if (bound.has(vip)) continue;
+      await this.vips.bind(vip);
+      changes.push({ kind: 'vip-bound', vip });
+    }
+    if (plan.ops.length > 0) await this.gate.write(plan.ops);
+    changes.push(...plan.changes);
+    for (const vip of bound) {
+      if (wantedVips.has(vip)) continue;
+      await this.vips.unbind(vip);
+      changes.push({ kind: 'vip-unbound', vip });
+    }
+
+    const result: ApplyResult['pairs'] = new Map();
+    const leases = new Map<string, Date>();
+    for (const c of plan.changes) {
+      if (c.kind === 'gate-opened' || c.kind === 'lease-renewed') leases.set(c.key, c.leaseExpiresAt);
+    }
+    for (const p of valid) {
+      const lease = p.active
+        ? (leases.get(p.key) ?? snapshot.pairs.get(pairId(p.key))?.lease?.expiresAt)
+        : undefined;
+      const gate: GateState = lease ? 'Open' : 'Closed';
+      const vip: VipState | undefined =
+        p.vip === undefined ? undefined : wantedVips.has(p.vip) ? 'Bound' : 'Unbound';
+      result.set(p.key, lease ? { gate, leaseExpiresAt: lease, vip } : { gate, vip });
+    }
+    return { changes, pairs: result };
+  }
+
+  async cleanup(): Promise<void> {
+    await this.gate.cleanup();
+    for (const vip of await this.vips.read()) await this.vips.unbind(vip);
+  }
+}

@@ -1,0 +1,77 @@
+import { execa } from 'execa';
+
+export interface CommandResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
+
+export interface RunOptions {
+  /** Written to the command's stdin (iptables-restore, nft -f -). */
+  input?: string;
+}
+
+/** Port through which every kernel command runs: argument arrays only, never a shell. */
+export interface CommandRunner {
+  run(argv: readonly string[], opts?: RunOptions): Promise<CommandResult>;
+  /** Number of processes spawned so far (tests assert that a no-op apply writes nothing). */
+  readonly spawned: number;
+  /** The most recent argv spawned, oldest first (bounded). */
+  readonly history: readonly (readonly string[])[];
+}
+
+/** A command that exited non-zero or could not start. */
+export class CommandError extends Error {
+  constructor(
+    readonly argv: readonly string[],
+    readonly exitCode: number,
+    readonly stderr: string,
+  ) {
+    super(`command failed (exit ${exitCode}): ${argv.join(' ')}: ${stderr.trim() || '(no stderr)'}`);
+    this.name = 'CommandError';
+  }
+}
+
+const HISTORY_LIMIT = 1000;
+
+/**
+ * Runs commands with execa. `prefix` (e.g. ['ip', 'netns', 'exec', ns]) lets the same
+ * actuator drive a network namespace in tests and the host in production.
+ * TZ=UTC: nft prints `meta time` in local time; UTC makes it parseable.
+ */
+export class ExecaCommandRunner implements CommandRunner {
+  #spawned = 0;
+  readonly #history: (readonly string[])[] = [];
+
+  constructor(private readonly prefix: readonly string[] = []) {}
+
+  get spawned(): number {
+    return this.#spawned;
+  }
+
+  get history(): readonly (readonly string[])[] {
+    return this.#history;
+  }
+
+  async run(argv: readonly string[], opts: RunOptions = {}): Promise<CommandResult> {
+    const full = [...this.prefix, ...argv];
+    const [file, ...args] = full;
+    if (file === undefined) throw new CommandError(full, -1, 'empty command');
+    this.#spawned++;
+    this.#history.push(argv);
+    if (this.#history.length > HISTORY_LIMIT) this.#history.shift();
+    const result = await execa(file, args, {
+      reject: false,
+      input: opts.input ?? '',
+      env: { TZ: 'UTC', LC_ALL: 'C' },
+      stripFinalNewline: false,
+    });
+    const exitCode = result.exitCode ?? -1;
+    const stdout = String(result.stdout ?? '');
+    // A command that could not start (e.g. binary missing) has no exit code: report why.
+    const stderr =
+      String(result.stderr ?? '') || (exitCode === -1 ? (result.message ?? 'could not start') : '');
+    if (exitCode !== 0) throw new CommandError(full, exitCode, stderr);
+    return { stdout, stderr, exitCode };
+  }
+}

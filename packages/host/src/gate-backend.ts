@@ -1,0 +1,12 @@
+import type { GateOp, GateSnapshot } from './gate-model.js';
+import type { BackendName } from './types.js';
+
+/** One firewall technology: reads the gate from the kernel and writes a plan atomically. */
+export interface GateBackend {
+  readonly name: BackendName;
+  read(): Promise<GateSnapshot>;
+  /** Writes all ops in one transaction: all or nothing. */
+  write(ops: readonly GateOp[]): Promise<void>;
+  /** Removes everything probegate owns; false when there was nothing. */
+  cleanup(): Promise<boolean>;
+}

@@ -1,0 +1,73 @@
+/** Backend-neutral picture of the probe gate, as read from the kernel. */
+
+/** Where a rule lives, enough for the backend to delete or replace it. */
+export interface RuleRef {
+  chain: string;
+  /** iptables: the rule text after `-A CHAIN ` as iptables-save printed it. */
+  spec?: string;
+  /** nftables: the rule handle. */
+  handle?: number;
+}
+
+export interface PacketCount {
+  packets: number;
+  bytes: number;
+}
+
+export interface JumpRule extends PacketCount {
+  cidr: string;
+  port: number;
+  ref: RuleRef;
+}
+
+export interface SnapshotPair {
+  id: string;
+  key?: string;
+  chainExists: boolean;
+  /** Rules in the main chain sending this pair's probes to its chain. */
+  jumps: JumpRule[];
+  lease?: { expiresAt: Date; ref: RuleRef };
+  drop?: PacketCount & { ref: RuleRef };
+  /** The pair chain is exactly [lease?, drop]; anything else gets rewritten. */
+  canonical: boolean;
+}
+
+export interface GateSnapshot {
+  /** Main chain (iptables) or table (nftables) exists. */
+  mainExists: boolean;
+  /** Hook rules found (iptables: INPUT -> PROBEGATE; nftables: the base chain). */
+  hooks: RuleRef[];
+  /** Rules or chains in our space that we did not write: removed on apply. */
+  foreign: RuleRef[];
+  pairs: Map<string, SnapshotPair>;
+}
+
+/** What the backend has to write, in this order, in one transaction. */
+export type GateOp =
+  | { op: 'create-main' }
+  | { op: 'add-hook' }
+  | { op: 'delete-rule'; ref: RuleRef }
+  | { op: 'create-pair'; id: string; key: string; lease?: Date }
+  | { op: 'reset-pair'; id: string; key: string; lease?: Date; drop: PacketCount }
+  | { op: 'set-lease'; id: string; key: string; expiresAt: Date; replace?: RuleRef }
+  | { op: 'add-jump'; id: string; key: string; cidr: string; port: number }
+  | { op: 'delete-pair'; id: string };
+
+export function emptySnapshot(): GateSnapshot {
+  return { mainExists: false, hooks: [], foreign: [], pairs: new Map() };
+}
+
+/** Sum of jump counters minus drops: what the lease rule let through (its own counter resets on renewal). */
+export function acceptedOf(pair: SnapshotPair): PacketCount {
+  const into = pair.jumps.reduce(
+    (acc, j) => ({ packets: acc.packets + j.packets, bytes: acc.bytes + j.bytes }),
+    {
+      packets: 0,
+      bytes: 0,
+    },
+  );
+  return {
+    packets: Math.max(0, into.packets - (pair.drop?.packets ?? 0)),
+    bytes: Math.max(0, into.bytes - (pair.drop?.bytes ?? 0)),
+  };
+}

@@ -1,0 +1,37 @@
+import type { CommandRunner } from './command-runner.js';
+
+/** Address label on `lo` marking our VIPs (labels must start with the device name, max 15 chars). */
+export const VIP_LABEL = 'lo:pg';
+
+interface IpAddrJson {
+  ifname?: string;
+  addr_info?: { family?: string; local?: string; prefixlen?: number; label?: string }[];
+}
+
+/** Parses `ip -j addr show dev lo`: the /32 IPv4 addresses carrying our label. */
+export function parseLabelledVips(text: string): string[] {
+  const links = JSON.parse(text || '[]') as IpAddrJson[];
+  return links.flatMap((l) =>
+    (l.addr_info ?? [])
+      .filter((a) => a.family === 'inet' && a.prefixlen === 32 && a.label === VIP_LABEL && a.local)
+      .map((a) => a.local as string),
+  );
+}
+
+/** VIPs as /32 on `lo`: observed from the kernel, only ever touching our labelled addresses. */
+export class VipManager {
+  constructor(private readonly runner: CommandRunner) {}
+
+  async read(): Promise<string[]> {
+    const { stdout } = await this.runner.run(['ip', '-j', 'addr', 'show', 'dev', 'lo']);
+    return parseLabelledVips(stdout);
+  }
+
+  async bind(vip: string): Promise<void> {
+    await this.runner.run(['ip', 'addr', 'add', `${vip}/32`, 'dev', 'lo', 'label', VIP_LABEL]);
+  }
+
+  async unbind(vip: string): Promise<void> {
+    await this.runner.run(['ip', 'addr', 'del', `${vip}/32`, 'dev', 'lo', 'label', VIP_LABEL]);
+  }
+}

@@ -1,0 +1,127 @@
+import {
+  addVethPair,
+  createNamespace,
+  destroyNamespace,
+  execIn,
+  listenTcp,
+  mustExecIn,
+  requireRoot,
+  tcpConnect,
+} from '@probegate/testenv';
+import {
+  type BackendName,
+  createHostActuator,
+  ExecaCommandRunner,
+  type HostActuator,
+} from '../../src/index.js';
+
+export const NODE_ADDR = '198.18.0.1';
+/** Stand-in for Azure's probe source 168.63.129.16, owned by the client namespace. */
+export const PROBE_SOURCE = '198.18.0.16';
+export const PROBE_PORT = 8080;
+/** A service port on the VIP that the gate does not cover. */
+export const SERVICE_PORT = 9090;
+export const VIP = '198.18.10.5';
+export const VIP2 = '198.18.10.6';
+
+export interface Topology {
+  node: string;
+  client: string;
+  runner: ExecaCommandRunner;
+  actuator: HostActuator;
+  /** Kernel state of the node namespace before probegate ran there. */
+  before: string;
+  destroy(): Promise<void>;
+}
+
+/** Firewall rules the host already had: they must survive apply and cleanup untouched. */
+async function addForeignRules(ns: string, backend: BackendName): Promise<void> {
+  if (backend === 'nftables') {
+    await mustExecIn(ns, ['nft', '-f', '-'], {
+      input:
+        'table inet hostfw {\n chain input {\n  type filter hook input priority 0; policy accept;\n  udp dport 9 accept\n }\n}\n',
+    });
+  } else {
+    const bin = backend === 'iptables-legacy' ? 'iptables-legacy' : 'iptables-nft';
+    await mustExecIn(ns, [bin, '-w', '-A', 'INPUT', '-p', 'udp', '--dport', '9', '-j', 'ACCEPT']);
+  }
+}
+
+/** Everything that must look the same after cleanup; counters and timestamps stripped. */
+export async function kernelState(ns: string): Promise<string> {
+  const parts: string[] = [];
+  for (const argv of [
+    ['iptables-legacy-save'],
+    ['iptables-nft-save'],
+    ['nft', 'list', 'ruleset'],
+    ['ip', '-4', 'addr'],
+    ['ip', '-6', 'addr', 'show', 'dev', 'lo'],
+  ]) {
+    const r = await execIn(ns, argv);
+    parts.push(`## ${argv.join(' ')} (exit ${r.exitCode})`, r.stdout);
+  }
+  return parts
+    .join('\n')
+    .split('\n')
+    .filter((l) => !l.startsWith('#') || l.startsWith('## '))
+    .map((l) => l.replace(/\[\d+:\d+\]/g, '[]').replace(/packets \d+ bytes \d+/g, 'packets bytes'))
+    .join('\n');
+}
+
+export async function createTopology(backend: BackendName): Promise<Topology> {
+  requireRoot();
+  const node = await createNamespace('pgn');
+  const client = await createNamespace('pgc');
+  try {
+    await addVethPair(node, client, `${NODE_ADDR}/24`, `${PROBE_SOURCE}/24`);
+    await mustExecIn(client, ['ip', 'route', 'add', '198.18.10.0/24', 'via', NODE_ADDR]);
+    await addForeignRules(node, backend);
+    await listenTcp(node, PROBE_PORT, 'probe-ok');
+    await listenTcp(node, SERVICE_PORT, 'service-ok');
+    const before = await kernelState(node);
+    const runner = new ExecaCommandRunner(['ip', 'netns', 'exec', node]);
+    const actuator = await createHostActuator({ backend, runner });
+    return {
+      node,
+      client,
+      runner,
+      actuator,
+      before,
+      destroy: async () => {
+        await destroyNamespace(client);
+        await destroyNamespace(node);
+      },
+    };
+  } catch (err) {
+    await destroyNamespace(client);
+    await destroyNamespace(node);
+    throw err;
+  }
+}
+
+export const probe = (t: Topology): Promise<string | undefined> =>
+  tcpConnect(t.client, NODE_ADDR, PROBE_PORT);
+export const viaVip = (t: Topology, vip = VIP): Promise<string | undefined> =>
+  tcpConnect(t.client, vip, SERVICE_PORT);
+
+/** Commands that change the kernel (as opposed to reading it). */
+export function isWrite(argv: readonly string[]): boolean {
+  const [bin = '', ...rest] = argv;
+  if (bin.endsWith('-restore')) return true;
+  if (bin === 'nft') return rest.includes('-f');
+  if (bin === 'ip') return rest.includes('add') || rest.includes('del');
+  return /^iptables/.test(bin) && !bin.endsWith('-save');
+}
+
+export async function waitFor(
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs = 20_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`timed out waiting for: ${what}`);
+}
