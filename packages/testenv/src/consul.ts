@@ -34,6 +34,10 @@ export interface ConsulDevOptions {
   httpPort?: number;
   dnsPort?: number;
   nodeName?: string;
+  /** Extra configuration fragments, each passed as `-hcl=...` (ACLs, TLS, ...). */
+  hcl?: string[];
+  /** Token for the readiness probes when ACLs deny anonymous reads. */
+  token?: string;
 }
 
 export interface ConsulClusterOptions {
@@ -51,6 +55,8 @@ export interface ConsulCluster {
 
 interface AgentSpec {
   nodeName: string;
+  hcl?: string[];
+  token?: string;
   bindAddr: string;
   httpPort: number;
   dnsPort: number;
@@ -87,6 +93,7 @@ function argv(spec: AgentSpec, dataDir: string, nodeId: string): string[] {
     `-node-id=${nodeId}`,
     '-log-level=debug',
     '-hcl=ports { grpc = -1 }',
+    ...(spec.hcl ?? []).map((fragment) => `-hcl=${fragment}`),
   ];
   switch (spec.mode.kind) {
     case 'dev':
@@ -109,8 +116,11 @@ function argv(spec: AgentSpec, dataDir: string, nodeId: string): string[] {
   }
 }
 
-async function get(url: string): Promise<unknown> {
-  const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+async function get(url: string, token?: string): Promise<unknown> {
+  const response = await fetch(url, {
+    signal: AbortSignal.timeout(2_000),
+    ...(token ? { headers: { 'X-Consul-Token': token } } : {}),
+  });
   if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
   return response.json();
 }
@@ -154,12 +164,14 @@ function launch(spec: AgentSpec): ConsulAgent {
           if (daemon.exited) {
             throw new Error(`consul agent ${spec.nodeName} exited:\n${daemon.tail()}`);
           }
-          const self = (await get(`${httpAddr}/v1/agent/self`)) as { Config?: { NodeName?: string } };
+          const self = (await get(`${httpAddr}/v1/agent/self`, spec.token)) as {
+            Config?: { NodeName?: string };
+          };
           if (self.Config?.NodeName !== spec.nodeName) return false;
-          const leader = await get(`${httpAddr}/v1/status/leader`);
+          const leader = await get(`${httpAddr}/v1/status/leader`, spec.token);
           if (typeof leader !== 'string' || leader === '') return false;
           // A client is usable once the catalog knows its node (anti-entropy has run).
-          const node = (await get(`${httpAddr}/v1/catalog/node/${spec.nodeName}`)) as {
+          const node = (await get(`${httpAddr}/v1/catalog/node/${spec.nodeName}`, spec.token)) as {
             Node?: unknown;
           } | null;
           return node?.Node !== undefined;
@@ -184,6 +196,8 @@ export async function startConsulDev(options: ConsulDevOptions = {}): Promise<Co
     dnsPort: options.dnsPort ?? (await freePort(bindAddr)),
     serfLanPort: await freePort(bindAddr),
     mode: { kind: 'dev', serverPort: await freePort(bindAddr), serfWanPort: await freePort(bindAddr) },
+    ...(options.hcl ? { hcl: options.hcl } : {}),
+    ...(options.token ? { token: options.token } : {}),
   });
   try {
     await agent.ready();
@@ -228,6 +242,19 @@ export async function startConsulCluster(options: ConsulClusterOptions): Promise
       );
     }
     await Promise.all(clients.map((c) => c.ready()));
+    // Gossip has converged: every agent sees every other one alive.
+    for (const agent of [server, ...clients]) {
+      await waitFor(
+        async () => {
+          const members = (await get(`${agent.httpAddr}/v1/agent/members`)) as {
+            Name: string;
+            Status: number;
+          }[];
+          return names.every((name) => members.some((m) => m.Name === name && m.Status === 1));
+        },
+        { what: `${agent.nodeName} to see all cluster members alive`, timeoutMs: 30_000 },
+      );
+    }
   } catch (error) {
     await stopAll();
     throw error;
