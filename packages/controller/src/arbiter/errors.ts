@@ -1,6 +1,7 @@
 /** Why a call to the arbiter backend failed; each kind has its own metric label. */
 export type ArbiterErrorKind =
   | 'unreachable'
+  | 'tls'
   | 'timeout'
   | 'acl-denied'
   | 'server-error'
@@ -24,6 +25,8 @@ function describe(kind: ArbiterErrorKind): string {
   switch (kind) {
     case 'unreachable':
       return 'Consul agent unreachable';
+    case 'tls':
+      return 'TLS verification failed (check the CA file and TLS server name)';
     case 'timeout':
       return 'request timed out';
     case 'acl-denied':
@@ -49,6 +52,8 @@ const networkCodes = new Set([
   'EPIPE',
   'ECONNABORTED',
 ]);
+
+const tlsCodes = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ERR_SSL|EPROTO/;
 
 interface HttpishError {
   message?: string;
@@ -80,6 +85,7 @@ export function classifyError(operation: string, error: unknown): ArbiterError {
     return new ArbiterError('rejected', operation, body, status);
   }
   const code = e.code ?? (e.cause as HttpishError | undefined)?.code;
+  if (code && tlsCodes.test(code)) return new ArbiterError('tls', operation, `${code}: ${message}`);
   if (code && networkCodes.has(code))
     return new ArbiterError('unreachable', operation, `${code}: ${message}`);
   if (/socket hang up/.test(message)) return new ArbiterError('unreachable', operation, message);

@@ -7,6 +7,12 @@ describe('classifyError', () => {
   it.each([
     ['connection refused', { code: 'ECONNREFUSED', message: 'connect ECONNREFUSED' }, 'unreachable'],
     ['reset', { code: 'ECONNRESET', message: 'socket hang up' }, 'unreachable'],
+    ['self-signed certificate', { code: 'SELF_SIGNED_CERT_IN_CHAIN', message: 'self-signed' }, 'tls'],
+    [
+      'wrong server name',
+      { code: 'ERR_TLS_CERT_ALTNAME_INVALID', message: 'Hostname/IP does not match' },
+      'tls',
+    ],
     ['papi timeout', { isTimeout: true, message: 'request timed out (100ms)' }, 'timeout'],
     ['aborted', { isAbort: true, message: 'request aborted' }, 'cancelled'],
     [
