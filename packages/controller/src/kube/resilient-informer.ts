@@ -101,18 +101,25 @@ export class ResilientInformer<T extends KubernetesObject> {
     await previous?.stop().catch(() => {});
 
     const informer = makeInformer<T>(this.kubeConfig, this.path, this.list);
-    informer.on('add', (obj) => current() && this.upsert(obj));
-    informer.on('update', (obj) => current() && this.upsert(obj));
-    informer.on('delete', (obj) => current() && this.remove(obj));
-    informer.on('error', (err) => current() && this.retry(err));
+    // client-node reports a failed list through the error callback and still resolves start(),
+    // with an empty cache: such a start must neither count as a sync nor delete anything.
+    let failed = false;
+    const fail = (error: unknown) => {
+      if (!current() || failed) return;
+      failed = true;
+      this.retry(error);
+    };
+    informer.on('add', (obj) => current() && !failed && this.upsert(obj));
+    informer.on('update', (obj) => current() && !failed && this.upsert(obj));
+    informer.on('delete', (obj) => current() && !failed && this.remove(obj));
+    informer.on('error', fail);
     this.informer = informer;
     try {
       await informer.start();
     } catch (error) {
-      if (current()) this.retry(error);
-      return;
+      fail(error);
     }
-    if (!current()) return;
+    if (!current() || failed) return;
     // Whatever the fresh list no longer has was deleted while we were not watching.
     const listed = new Set(informer.list().map(objectKey));
     for (const [key, obj] of this.known) if (!listed.has(key)) this.remove(obj);

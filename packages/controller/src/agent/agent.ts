@@ -1,0 +1,193 @@
+import type { HostActuator } from '@probegate/host';
+import type { Logger } from 'pino';
+import type { Arbiter } from '../arbiter/arbiter.js';
+import { type ObservabilityServer, startObservabilityServer } from '../observability/http-server.js';
+import { AgentMetrics } from '../observability/metrics.js';
+import { WorkQueue } from '../queue/work-queue.js';
+import { HostBatcher } from '../reconcile/host-batcher.js';
+import type { EventSink, PairSource, StatusSink } from '../reconcile/ports.js';
+import { gateOf, Reconciler } from '../reconcile/reconciler.js';
+
+export interface AgentOptions {
+  node: string;
+  source: PairSource;
+  arbiter: Arbiter;
+  actuator: HostActuator;
+  status: StatusSink;
+  events: EventSink;
+  log: Logger;
+  /** Sources with finalizers (Kubernetes) clean up through them. */
+  finalizers: boolean;
+  metrics?: AgentMetrics;
+  /** Serve /metrics, /healthz, /readyz on this port (0: any free port; undefined: don't serve). */
+  metricsPort?: number;
+  metricsHost?: string;
+  /** Concurrent reconciles; they share kernel writes, so many are cheap. */
+  workers?: number;
+  /** Re-evaluate every pair this often (timers, lease renewal) even without events. */
+  resyncMs?: number;
+  /** Lease of an open gate when no pair says otherwise. */
+  defaultLeaseSeconds?: number;
+}
+
+/**
+ * The probegate agent on one node: pairs from a source, decisions from core, the kernel through
+ * the host actuator, Consul through the arbiter, all driven by one work queue.
+ */
+export class Agent {
+  readonly metrics: AgentMetrics;
+  private readonly queue = new WorkQueue<string>({
+    baseDelayMs: 200,
+    maxDelayMs: 30_000,
+    ratePerSecond: 200,
+    burst: 500,
+  });
+  private readonly host: HostBatcher;
+  private readonly reconciler: Reconciler;
+  private workers: Promise<void>[] = [];
+  private resyncTimer: NodeJS.Timeout | undefined;
+  private server: ObservabilityServer | undefined;
+  private started = false;
+
+  constructor(private readonly options: AgentOptions) {
+    this.metrics = options.metrics ?? new AgentMetrics();
+    this.host = new HostBatcher(options.actuator, () => this.leaseSeconds());
+    this.reconciler = new Reconciler(
+      {
+        node: options.node,
+        source: options.source,
+        arbiter: options.arbiter,
+        host: this.host,
+        status: options.status,
+        events: options.events,
+        metrics: this.metrics,
+        log: options.log,
+        finalizers: options.finalizers,
+      },
+      (key) => this.queue.add(key),
+    );
+  }
+
+  /** The port /metrics is served on, once started. */
+  get port(): number | undefined {
+    return this.server?.port;
+  }
+
+  readiness(): { ready: boolean; reasons: string[] } {
+    const reasons: string[] = [];
+    if (!this.started) reasons.push('agent: starting');
+    if (!this.options.source.healthy) reasons.push('pairs: source not synced or watch failing');
+    const reach = this.options.arbiter.reachability();
+    if (!reach.reachable)
+      reasons.push(`arbiter: unreachable${reach.lastError ? ` (${reach.lastError.message})` : ''}`);
+    if (!this.host.healthy) reasons.push(`host: last kernel apply failed (${String(this.host.error)})`);
+    return { ready: reasons.length === 0, reasons };
+  }
+
+  async start(): Promise<void> {
+    const { options } = this;
+    const log = options.log;
+    if (options.metricsPort !== undefined) {
+      this.server = await startObservabilityServer({
+        port: options.metricsPort,
+        ...(options.metricsHost ? { host: options.metricsHost } : {}),
+        registry: this.metrics.registry,
+        readiness: [
+          {
+            name: 'agent',
+            check: () => {
+              const r = this.readiness();
+              return r.ready ? { ok: true } : { ok: false, reason: r.reasons.join('; ') };
+            },
+          },
+        ],
+      });
+      log.info({ port: this.server.port }, 'serving /metrics /healthz /readyz');
+    }
+    options.source.onChange((key) => this.queue.add(key));
+    await options.source.start();
+    await this.adoptKernelState();
+    for (let i = 0; i < (options.workers ?? 64); i++) this.workers.push(this.work());
+    for (const key of options.source.keys()) this.queue.add(key);
+    const resyncMs = options.resyncMs ?? Math.min(10_000, (this.leaseSeconds() * 1000) / 3);
+    this.resyncTimer = setInterval(() => this.resync(), resyncMs);
+    this.resyncTimer.unref?.();
+    this.started = true;
+    log.info(
+      { node: options.node, pairs: options.source.keys().length, backend: options.actuator.backend },
+      'agent started',
+    );
+  }
+
+  /**
+   * A restarted agent must not close gates it left open before it has decided about them:
+   * every known pair starts from what the kernel has, and only pairs that no longer exist go.
+   */
+  private async adoptKernelState(): Promise<void> {
+    const { source, log } = this.options;
+    const byId = new Map<string, string>();
+    await this.host.observe((id) => byId.get(id));
+    for (const key of source.keys()) {
+      const pair = source.get(key);
+      if (!pair) continue;
+      const open = this.host.observedOf(key)?.gate === 'Open';
+      this.host.set(key, gateOf(pair, open));
+      if (open) log.info({ pair: key, node: this.options.node }, 'adopting open gate left by a previous run');
+    }
+  }
+
+  private resync(): void {
+    for (const key of new Set([...this.options.source.keys(), ...this.reconciler.managedKeys()]))
+      this.queue.add(key);
+    this.metrics.queueDepth.set(this.queue.length);
+  }
+
+  private async work(): Promise<void> {
+    for (;;) {
+      const key = await this.queue.get();
+      if (key === undefined) return;
+      const stopTimer = this.metrics.reconcileDuration.startTimer();
+      try {
+        const result = await this.reconciler.reconcile(key);
+        this.queue.forget(key);
+        if (result.requeueAfterMs !== undefined) this.queue.addAfter(key, result.requeueAfterMs);
+        stopTimer({ result: 'success' });
+      } catch (error) {
+        const retryInMs = this.queue.addRateLimited(key);
+        stopTimer({ result: 'error' });
+        this.options.log.warn(
+          { err: error, pair: key, node: this.options.node, retryInMs },
+          'reconcile failed',
+        );
+      } finally {
+        this.queue.done(key);
+        this.metrics.queueDepth.set(this.queue.length);
+      }
+    }
+  }
+
+  private leaseSeconds(): number {
+    let lease = this.options.defaultLeaseSeconds ?? 30;
+    for (const key of this.options.source.keys()) {
+      const seconds = this.options.source.get(key)?.spec.timing.gateLeaseSeconds;
+      if (seconds !== undefined && seconds < lease) lease = seconds;
+    }
+    return lease;
+  }
+
+  /**
+   * Stops watching and reconciling, lets the reconcile in progress finish, and leaves the host
+   * as it is: the gate lease keeps an active node serving across a quick restart.
+   */
+  async stop(): Promise<void> {
+    clearInterval(this.resyncTimer);
+    this.queue.shutDown();
+    await Promise.allSettled(this.workers);
+    this.reconciler.close();
+    await this.options.source.stop();
+    await this.options.arbiter.close();
+    await this.server?.close();
+    this.started = false;
+    this.options.log.info({ node: this.options.node }, 'agent stopped; host state left in place');
+  }
+}

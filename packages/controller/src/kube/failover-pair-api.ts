@@ -1,0 +1,168 @@
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  type KubeConfig,
+  type KubernetesListObject,
+  PatchStrategy,
+  setHeaderOptions,
+} from '@kubernetes/client-node';
+import type { MemberStatus } from '@probegate/core';
+import type { PairLevelStatus } from '../reconcile/ports.js';
+import {
+  API_VERSION,
+  type FailoverPairManifest,
+  GROUP,
+  KIND,
+  PLURAL,
+  VERSION,
+} from './failover-pair-object.js';
+import { permission } from './permissions.js';
+
+// Each call names the permission it needs; the chart's RBAC test compares them with the ClusterRole.
+const CALLS = {
+  list: permission('failoverpairs', 'list'),
+  watch: permission('failoverpairs', 'watch'),
+  applyFinalizer: permission('failoverpairs', 'patch'),
+  applyStatus: permission('failoverpairs/status', 'patch'),
+  createEvent: permission('events', 'create'),
+};
+
+const applyPatch = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
+
+/** The few FailoverPair calls the agent makes, one field manager per node. */
+export class FailoverPairApi {
+  private readonly objects: CustomObjectsApi;
+  private readonly core: CoreV1Api;
+
+  constructor(
+    readonly kubeConfig: KubeConfig,
+    private readonly node: string,
+  ) {
+    this.objects = kubeConfig.makeApiClient(CustomObjectsApi);
+    this.core = kubeConfig.makeApiClient(CoreV1Api);
+  }
+
+  /** Path the informer watches (CALLS.watch). */
+  watchPath(namespace?: string): string {
+    void CALLS.watch;
+    return namespace
+      ? `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL}`
+      : `/apis/${GROUP}/${VERSION}/${PLURAL}`;
+  }
+
+  async list(namespace?: string): Promise<KubernetesListObject<FailoverPairManifest>> {
+    void CALLS.list;
+    const result = namespace
+      ? await this.objects.listNamespacedCustomObject({
+          group: GROUP,
+          version: VERSION,
+          namespace,
+          plural: PLURAL,
+        })
+      : await this.objects.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL });
+    return result as KubernetesListObject<FailoverPairManifest>;
+  }
+
+  private get fieldManager(): string {
+    return `probegate-${this.node}`.slice(0, 128);
+  }
+
+  /** Server-side apply of this node's member entry (a list-map entry keyed by node). */
+  async applyMemberStatus(namespace: string, name: string, member: MemberStatus): Promise<void> {
+    void CALLS.applyStatus;
+    await this.applyStatusAs(this.fieldManager, namespace, name, { members: [member] });
+  }
+
+  /**
+   * Server-side apply of the pair-level fields under a manager of their own, so a node that stops
+   * writing them does not erase them. With a resourceVersion the write is refused (409) if the
+   * object changed since it was read.
+   */
+  async applyPairStatus(
+    namespace: string,
+    name: string,
+    fields: PairLevelStatus,
+    resourceVersion: string | undefined,
+  ): Promise<void> {
+    void CALLS.applyStatus;
+    await this.applyStatusAs(
+      `${this.fieldManager}-pair`.slice(0, 128),
+      namespace,
+      name,
+      fields,
+      resourceVersion,
+    );
+  }
+
+  private async applyStatusAs(
+    fieldManager: string,
+    namespace: string,
+    name: string,
+    status: object,
+    resourceVersion?: string,
+  ): Promise<void> {
+    await this.objects.patchNamespacedCustomObjectStatus(
+      {
+        group: GROUP,
+        version: VERSION,
+        namespace,
+        plural: PLURAL,
+        name,
+        body: {
+          apiVersion: API_VERSION,
+          kind: KIND,
+          metadata: { name, namespace, ...(resourceVersion ? { resourceVersion } : {}) },
+          status,
+        },
+        fieldManager,
+        force: true,
+      },
+      applyPatch,
+    );
+  }
+
+  /** Server-side apply of this node's finalizer (finalizers are a set: each node owns its own). */
+  async applyFinalizers(namespace: string, name: string, finalizers: string[]): Promise<void> {
+    void CALLS.applyFinalizer;
+    await this.objects.patchNamespacedCustomObject(
+      {
+        group: GROUP,
+        version: VERSION,
+        namespace,
+        plural: PLURAL,
+        name,
+        body: { apiVersion: API_VERSION, kind: KIND, metadata: { name, namespace, finalizers } },
+        fieldManager: `${this.fieldManager}-finalizer`.slice(0, 128),
+        force: true,
+      },
+      applyPatch,
+    );
+  }
+
+  async createEvent(event: {
+    namespace: string;
+    name: string;
+    reason: string;
+    message: string;
+    type: 'Normal' | 'Warning';
+    at: Date;
+  }): Promise<void> {
+    void CALLS.createEvent;
+    await this.core.createNamespacedEvent({
+      namespace: event.namespace,
+      body: {
+        metadata: { generateName: `${event.name}.`, namespace: event.namespace },
+        involvedObject: { apiVersion: API_VERSION, kind: KIND, name: event.name, namespace: event.namespace },
+        reason: event.reason,
+        message: event.message.slice(0, 1024),
+        type: event.type,
+        firstTimestamp: event.at,
+        lastTimestamp: event.at,
+        count: 1,
+        source: { component: 'probegate', host: this.node },
+        reportingComponent: 'probegate.io/agent',
+        reportingInstance: this.node,
+      },
+    });
+  }
+}

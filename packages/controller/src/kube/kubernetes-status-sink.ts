@@ -1,0 +1,68 @@
+import type { Logger } from 'pino';
+import { nodeFinalizer, type PairObject } from '../reconcile/pair.js';
+import type { EventSink, StatusFragment, StatusSink } from '../reconcile/ports.js';
+import type { FailoverPairApi } from './failover-pair-api.js';
+
+/** Status and finalizers through server-side apply, one field manager per node. */
+export class KubernetesStatusSink implements StatusSink {
+  constructor(
+    private readonly api: FailoverPairApi,
+    private readonly node: string,
+  ) {}
+
+  async writeStatus(
+    pair: PairObject,
+    fragment: StatusFragment,
+    what: { member: boolean; pair: boolean },
+  ): Promise<void> {
+    // The guarded pair-level write goes first: the member write changes the resourceVersion.
+    if (what.pair && fragment.pair) {
+      const { fields, basedOnResourceVersion } = fragment.pair;
+      await this.api.applyPairStatus(pair.namespace, pair.name, fields, basedOnResourceVersion);
+    }
+    if (what.member) await this.api.applyMemberStatus(pair.namespace, pair.name, fragment.member);
+  }
+
+  addFinalizer(pair: PairObject): Promise<void> {
+    return this.api.applyFinalizers(pair.namespace, pair.name, [nodeFinalizer(this.node)]);
+  }
+
+  removeFinalizer(pair: PairObject): Promise<void> {
+    return this.api.applyFinalizers(pair.namespace, pair.name, []);
+  }
+}
+
+/**
+ * core/v1 Events, best effort. The API server may not serve them (apiextensions-apiserver alone
+ * does not): then it says so once in the log and stops trying.
+ */
+export class KubernetesEventSink implements EventSink {
+  private disabled = false;
+
+  constructor(
+    private readonly api: FailoverPairApi,
+    private readonly log: Logger,
+  ) {}
+
+  normal(pair: PairObject, reason: string, message: string): void {
+    this.emit(pair, 'Normal', reason, message);
+  }
+
+  warning(pair: PairObject, reason: string, message: string): void {
+    this.emit(pair, 'Warning', reason, message);
+  }
+
+  private emit(pair: PairObject, type: 'Normal' | 'Warning', reason: string, message: string): void {
+    if (this.disabled) return;
+    this.api
+      .createEvent({ namespace: pair.namespace, name: pair.name, reason, message, type, at: new Date() })
+      .catch((error: { code?: number }) => {
+        if (error?.code === 404) {
+          this.disabled = true;
+          this.log.warn('the API server does not serve core/v1 events; transitions are logged only');
+        } else {
+          this.log.debug({ err: error, pair: pair.key }, 'could not record event');
+        }
+      });
+  }
+}

@@ -1,0 +1,126 @@
+import type {
+  ApplyResult,
+  GateState,
+  HostActuator,
+  ObservedState,
+  PairGate,
+  VipState,
+} from '@probegate/host';
+
+export interface LocalObservation {
+  gate: GateState;
+  vip: VipState;
+  leaseExpiresAt: number | undefined;
+}
+
+/**
+ * The host takes the desired state of every pair at once, in one atomic batch. Reconciles of
+ * many pairs run concurrently; each sets its pair's entry and awaits the next flush, and flushes
+ * coalesce: one apply in flight, at most one queued behind it carrying every change made since.
+ * A mass failover of 1,000 pairs becomes a handful of kernel writes, not 1,000.
+ */
+export class HostBatcher {
+  private readonly desired = new Map<string, PairGate>();
+  private observed = new Map<string, LocalObservation>();
+  private inFlight: Promise<void> | undefined;
+  private queued: Promise<void> | undefined;
+  private lastError: unknown;
+  private lastApplyOk = true;
+
+  constructor(
+    private readonly actuator: HostActuator,
+    private readonly leaseSeconds: () => number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Sets (or with undefined, removes) a pair's desired gate; takes effect at the next flush. */
+  set(key: string, gate: PairGate | undefined): void {
+    if (gate) this.desired.set(key, gate);
+    else this.desired.delete(key);
+  }
+
+  has(key: string): boolean {
+    return this.desired.has(key);
+  }
+
+  /** Gate/VIP/lease as the kernel reported at the last apply or observe. */
+  observedOf(key: string): LocalObservation | undefined {
+    return this.observed.get(key);
+  }
+
+  /** Whether the last kernel apply succeeded (readiness). */
+  get healthy(): boolean {
+    return this.lastApplyOk;
+  }
+
+  get error(): unknown {
+    return this.lastError;
+  }
+
+  /** Reads the kernel (at start: adopt what a previous run left). */
+  async observe(keyOfId: (id: string) => string | undefined): Promise<ObservedState> {
+    const state = await this.actuator.observe();
+    const vips = new Set(state.vips);
+    const next = new Map<string, LocalObservation>();
+    for (const pair of state.pairs.values()) {
+      const key = pair.key ?? keyOfId(pair.id);
+      if (!key) continue;
+      const vip = this.desired.get(key)?.vip;
+      next.set(key, {
+        gate: pair.gate,
+        vip: vip && vips.has(vip) ? 'Bound' : 'Unbound',
+        leaseExpiresAt: pair.leaseExpiresAt?.getTime(),
+      });
+    }
+    this.observed = next;
+    return state;
+  }
+
+  /** Applies everything set so far; resolves when a kernel write that includes it has finished. */
+  flush(): Promise<void> {
+    if (!this.inFlight) {
+      this.inFlight = this.applyNow().finally(() => {
+        this.inFlight = undefined;
+      });
+      return this.inFlight;
+    }
+    if (!this.queued) {
+      this.queued = this.inFlight.then(
+        () => this.takeQueued(),
+        () => this.takeQueued(),
+      );
+    }
+    return this.queued;
+  }
+
+  private takeQueued(): Promise<void> {
+    this.queued = undefined;
+    return this.flush();
+  }
+
+  private async applyNow(): Promise<void> {
+    const pairs = [...this.desired.values()];
+    let result: ApplyResult;
+    try {
+      result = await this.actuator.apply(pairs, {
+        now: new Date(this.now()),
+        leaseSeconds: this.leaseSeconds(),
+      });
+    } catch (error) {
+      this.lastApplyOk = false;
+      this.lastError = error;
+      throw error;
+    }
+    this.lastApplyOk = true;
+    this.lastError = undefined;
+    const next = new Map<string, LocalObservation>();
+    for (const [key, state] of result.pairs) {
+      next.set(key, {
+        gate: state.gate,
+        vip: state.vip ?? 'Unbound',
+        leaseExpiresAt: state.leaseExpiresAt?.getTime(),
+      });
+    }
+    this.observed = next;
+  }
+}
