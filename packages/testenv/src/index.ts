@@ -1,6 +1,7 @@
 export * from './certificates.js';
 export * from './components.js';
 export * from './consul.js';
+export * from './consul-http.js';
 export * from './daemon.js';
 export * from './kube-api.js';
 export * from './netns.js';

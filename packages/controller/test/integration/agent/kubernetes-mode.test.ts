@@ -4,7 +4,10 @@ import { createHostActuator, ExecaCommandRunner } from '@probegate/host';
 import {
   type ConsulCluster,
   destroyNamespace,
+  failCheck,
   type KubeApi,
+  passCheck,
+  registerTtlService,
   requireRoot,
   startConsulCluster,
   startKubeApi,
@@ -12,7 +15,6 @@ import {
 } from '@probegate/testenv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Agent } from '../../../src/agent/agent.js';
-import { failCheck, passCheck, registerTtlService } from '../arbiter/consul-http.js';
 import { GROUP, installCrd, nodeKernel, PLURAL, pairManifest, startKubeAgent, VERSION } from './harness.js';
 
 // Two "nodes" (vm1, vm2): each a network namespace whose kernel its agent drives, a Consul client
