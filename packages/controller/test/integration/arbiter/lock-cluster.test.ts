@@ -2,7 +2,14 @@ import { type ConsulCluster, startConsulCluster } from '@probegate/testenv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConsulArbiter } from '../../../src/arbiter/consul-arbiter.js';
 import type { LockView } from '../../../src/arbiter/types.js';
-import { eventually, failCheck, kvSession, passCheck, registerTtlService } from './consul-http.js';
+import {
+  eventually,
+  failCheck,
+  kvSession,
+  nodeSessions,
+  passCheck,
+  registerTtlService,
+} from './consul-http.js';
 
 // A Consul server and two client agents (vm1, vm2) on their own loopback addresses, each with its own
 // probegate arbiter talking to its local agent, as on two VMs.
@@ -133,5 +140,42 @@ describe('strict session lock across two Consul client agents', () => {
       ['vm1', 'vm2', 'primary critical'],
       ['vm2', 'vm1', 'vm2 failed'],
     ]);
+  }, 120_000);
+
+  it("vm2's agent comes back with a new session; vm1's agent stops gracefully and vm2 takes the lock", async () => {
+    const vm2 = cluster.client('vm2');
+    await vm2.restart();
+    await registerTtlService(vm2.httpAddr, { id: 'app-vm2', name: 'app', address: vm2.bindAddr });
+    await passCheck(vm2.httpAddr, 'app-vm2');
+    await eventually(
+      'vm2 arbiter reachable again',
+      () => arbiter('vm2').reachability().reachable,
+      Boolean,
+      15_000,
+    );
+    expect(await arbiter('vm2').acquire({ pair, target, reason: 'vm2 back' })).toBe(false);
+
+    cluster.client('vm1').kill('SIGTERM');
+    await eventually(
+      'vm2 sees the lock free',
+      () => last('vm2'),
+      (v) => v !== undefined && v.holder === undefined,
+      60_000,
+    );
+    await eventually(
+      'vm2 acquires',
+      () => arbiter('vm2').acquire({ pair, target, reason: 'vm1 left' }),
+      (ok) => ok,
+      15_000,
+    );
+    await eventually(
+      'vm2 holds it',
+      () => last('vm2'),
+      (v) => v?.holder === 'vm2' && v.ownSessionValid,
+    );
+    // The session that died with the old agent was replaced, not leaked: one probegate session on vm2.
+    const sessions = await nodeSessions(vm2.httpAddr, 'vm2');
+    expect(sessions.map((s) => s.Name)).toEqual(['probegate:vm2:app']);
+    expect(await kvSession(vm2.httpAddr, key)).toBe(sessions[0]?.ID);
   }, 120_000);
 });
