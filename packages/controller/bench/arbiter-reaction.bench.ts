@@ -26,6 +26,13 @@ async function put(url: string, body?: unknown): Promise<void> {
   if (!response.ok) throw new Error(`PUT ${url}: HTTP ${response.status} ${await response.text()}`);
 }
 
+// The baseline needs dig (Debian package dnsutils); fail clearly rather than halfway through.
+await execa('dig', ['-v']).catch((error: unknown) => {
+  throw new Error(
+    `the DNS poll baseline needs 'dig' (apt-get install dnsutils): ${(error as Error).message}`,
+  );
+});
+
 const agent = await startConsulDev({ nodeName: 'bench' });
 try {
   await put(`${agent.httpAddr}/v1/agent/service/register`, {
