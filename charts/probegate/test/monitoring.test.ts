@@ -20,7 +20,9 @@ async function agentMetrics(): Promise<Map<string, MetricInfo>> {
   promArbiterMetrics(arbiterRegistry);
   const found = new Map<string, MetricInfo>();
   for (const registry of [agent.registry, arbiterRegistry]) {
-    for (const metric of registry.getMetricsAsArray()) {
+    for (const { name } of registry.getMetricsAsArray()) {
+      const metric = registry.getSingleMetric(name);
+      if (!metric) continue;
       const labels = new Set((metric as unknown as { labelNames: string[] }).labelNames ?? []);
       const type = String((await metric.get()).type);
       found.set(metric.name, { type, labels });
