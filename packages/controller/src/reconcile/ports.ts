@@ -38,6 +38,8 @@ export interface StatusSink {
     fragment: StatusFragment,
     what: { member: boolean; pair: boolean },
   ): Promise<void>;
+  /** The status as this sink last published it, where the pair object carries none (VM mode). */
+  currentStatus?(pair: PairObject): FailoverPairStatus | undefined;
   addFinalizer(pair: PairObject): Promise<void>;
   removeFinalizer(pair: PairObject): Promise<void>;
 }

@@ -199,8 +199,9 @@ export class Reconciler {
     const effective: Decision = executed
       ? decision
       : { ...decision, desired: { role: 'Standby', gate: 'Closed', vip: 'Unbound' } };
+    const current = pair.status ?? this.deps.status.currentStatus?.(pair);
     const fragment = statusFragment({
-      pair,
+      pair: current === pair.status ? pair : { ...pair, status: current },
       node,
       self,
       ownHealth: health?.[self].status ?? 'unknown',
@@ -210,7 +211,7 @@ export class Reconciler {
       peerHealthy: peerStatus === 'passing' || (peerStatus === 'warning' && pair.spec.warningIsHealthy),
       now: this.now(),
     });
-    const changes = statusChanges(pair.status, fragment);
+    const changes = statusChanges(pair.status ?? this.deps.status.currentStatus?.(pair), fragment);
     if (!changes.member && !changes.pair) return;
     await this.stage(pair, 'status', () => this.deps.status.writeStatus(pair, fragment, changes));
   }
