@@ -25,11 +25,11 @@ async function agentMetrics(): Promise<Map<string, MetricInfo>> {
       if (!metric) continue;
       const labels = new Set((metric as unknown as { labelNames: string[] }).labelNames ?? []);
       const type = String((await metric.get()).type);
-      found.set(metric.name, { type, labels });
+      found.set(name, { type, labels });
       if (type === 'histogram') {
-        found.set(`${metric.name}_bucket`, { type, labels: new Set([...labels, 'le']) });
-        found.set(`${metric.name}_sum`, { type, labels });
-        found.set(`${metric.name}_count`, { type, labels });
+        found.set(`${name}_bucket`, { type, labels: new Set([...labels, 'le']) });
+        found.set(`${name}_sum`, { type, labels });
+        found.set(`${name}_count`, { type, labels });
       }
     }
   }
