@@ -12,6 +12,13 @@ export interface BlockingWatchTiming {
   backoff: BackoffPolicy;
 }
 
+/** Default for listener bugs: a process warning on stderr, never an uncaught exception. */
+export function reportListenerError(error: unknown): void {
+  process.emitWarning(
+    `probegate arbiter listener threw: ${error instanceof Error ? error.stack : String(error)}`,
+  );
+}
+
 export const defaultWatchTiming: BlockingWatchTiming = {
   wait: '30s',
   minIntervalMs: 100,
@@ -32,6 +39,7 @@ export class BlockingWatch<T> {
     private readonly onValue: (value: T, index: bigint, readAt: number) => void,
     private readonly onError: (error: ArbiterError) => void,
     private readonly timing: BlockingWatchTiming = defaultWatchTiming,
+    private readonly onListenerError: (error: unknown) => void = reportListenerError,
   ) {
     this.waitMs = parseWait(timing.wait);
   }
@@ -80,14 +88,12 @@ export class BlockingWatch<T> {
     }
   }
 
-  // A throwing listener must not end the watch.
+  // A throwing listener must neither end the watch nor crash the process.
   private deliver(fn: () => void): void {
     try {
       fn();
     } catch (error) {
-      queueMicrotask(() => {
-        throw error;
-      });
+      this.onListenerError(error);
     }
   }
 }

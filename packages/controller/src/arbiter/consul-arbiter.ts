@@ -1,6 +1,11 @@
 import type { Arbiter, HealthSubscription, LockRequest } from './arbiter.js';
 import { parseWait } from './blocking-index.js';
-import { BlockingWatch, type BlockingWatchTiming, defaultWatchTiming } from './blocking-watch.js';
+import {
+  BlockingWatch,
+  type BlockingWatchTiming,
+  defaultWatchTiming,
+  reportListenerError,
+} from './blocking-watch.js';
 import { ConsulClient, type KvEntry, type ServiceInstance } from './consul-client.js';
 import type { ConsulConnection } from './consul-config.js';
 import { ArbiterError } from './errors.js';
@@ -46,6 +51,8 @@ export interface ConsulArbiterOptions {
   onRequest?: (operation: string) => void;
   /** Called with every failed call, for logging. */
   onError?: (error: ArbiterError) => void;
+  /** Called when a watch listener throws (default: a process warning); the watch goes on. */
+  onListenerError?: (error: unknown) => void;
 }
 
 interface HealthSubscriber {
@@ -129,6 +136,7 @@ export class ConsulArbiter implements Arbiter {
           },
           (error) => this.options.onError?.(error),
           this.timing,
+          this.options.onListenerError,
         ),
       };
       channel = created;
@@ -163,7 +171,7 @@ export class ConsulArbiter implements Arbiter {
     const view = healthView(subscriber.members, latest.instances, latest.index, latest.readAt);
     const changed = !sameStatuses(subscriber.last, view);
     subscriber.last = view;
-    if (changed) subscriber.listener(view);
+    if (changed) this.notify(() => subscriber.listener(view));
   }
 
   // --- lock ---------------------------------------------------------------------------------------------
@@ -238,6 +246,7 @@ export class ConsulArbiter implements Arbiter {
           },
           (error) => this.options.onError?.(error),
           this.timing,
+          this.options.onListenerError,
         ),
       };
       channel = created;
@@ -253,7 +262,7 @@ export class ConsulArbiter implements Arbiter {
     ready.listeners.add(listener);
     if (ready.view) {
       const view = ready.view;
-      queueMicrotask(() => listener(view));
+      queueMicrotask(() => this.notify(() => listener(view)));
     }
     return () => {
       ready.listeners.delete(listener);
@@ -287,7 +296,7 @@ export class ConsulArbiter implements Arbiter {
     };
     const changed = !sameLockView(channel.view, view);
     channel.view = view;
-    if (changed) for (const listener of channel.listeners) listener(view);
+    if (changed) for (const listener of channel.listeners) this.notify(() => listener(view));
   }
 
   // --- reachability and lifecycle -----------------------------------------------------------------------
@@ -311,6 +320,15 @@ export class ConsulArbiter implements Arbiter {
   }
 
   // --- helpers ------------------------------------------------------------------------------------------
+
+  // One listener's bug must not keep the others from hearing about a change.
+  private notify(deliver: () => void): void {
+    try {
+      deliver();
+    } catch (error) {
+      (this.options.onListenerError ?? reportListenerError)(error);
+    }
+  }
 
   private assertOpen(): void {
     if (this.closed) throw new Error('arbiter is closed');

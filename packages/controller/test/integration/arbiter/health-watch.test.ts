@@ -136,6 +136,36 @@ describe('health watch on a real Consul agent (blocking queries)', () => {
     await passCheck(agent.httpAddr, 'web-b');
   });
 
+  it('a listener that throws neither stops the watch nor keeps other pairs from their views', async () => {
+    const reported: unknown[] = [];
+    const a = new ConsulArbiter({
+      connection: { address: agent.httpAddr },
+      node: 'vm1',
+      onListenerError: (e) => reported.push(e),
+    });
+    arbiters.push(a);
+    const good: PairHealthView[] = [];
+    a.watchHealth({ pair: { namespace: 'ns', name: 'buggy' }, target: { service: 'web' }, members }, () => {
+      throw new Error('reconcile bug');
+    });
+    a.watchHealth({ pair: { namespace: 'ns', name: 'fine' }, target: { service: 'web' }, members }, (v) =>
+      good.push(v),
+    );
+    await eventually(
+      'initial view',
+      () => good.length,
+      (n) => n === 1,
+    );
+    await failCheck(agent.httpAddr, 'web-a');
+    await eventually(
+      'next view despite the bug',
+      () => good.length,
+      (n) => n === 2,
+    );
+    expect(reported.length).toBeGreaterThanOrEqual(2);
+    await passCheck(agent.httpAddr, 'web-a');
+  });
+
   it('reports a service nobody registered as missing for both members', async () => {
     const a = arbiter();
     const views: PairHealthView[] = [];
