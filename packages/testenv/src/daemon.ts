@@ -10,6 +10,8 @@ export interface Daemon {
   readonly logFile: string;
   /** True once the process has exited. */
   readonly exited: boolean;
+  /** Exit code once exited (undefined while running or when killed by a signal). */
+  readonly exitCode: number | undefined;
   /** SIGTERM, then SIGKILL after graceMs; resolves when the process is gone. */
   stop(graceMs?: number): Promise<void>;
   /** Sends a signal without waiting (kill -9 scenarios). */
@@ -60,8 +62,10 @@ export function startDaemon(
   child.stderr?.pipe(log);
   running.add(child);
   let exited = false;
-  const done = child.then(() => {
+  let exitCode: number | undefined;
+  const done = child.then((result) => {
     exited = true;
+    exitCode = result.exitCode;
     running.delete(child);
   });
   if (child.pid === undefined) throw new Error(`could not start ${name} (${file})`);
@@ -72,6 +76,9 @@ export function startDaemon(
     logFile,
     get exited() {
       return exited;
+    },
+    get exitCode() {
+      return exitCode;
     },
     kill(signal = 'SIGKILL') {
       child.kill(signal);
