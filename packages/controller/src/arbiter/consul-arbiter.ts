@@ -69,6 +69,9 @@ interface HealthChannel {
 }
 
 interface LockChannel {
+  key: string;
+  /** Whether the last answer showed one of this node's sessions holding the lock. */
+  heldByUs: boolean;
   watch: BlockingWatch<KvEntry | undefined>;
   listeners: Set<(view: LockView) => void>;
   latest?: { entry: KvEntry | undefined; index: bigint; readAt: number };
@@ -237,6 +240,8 @@ export class ConsulArbiter implements Arbiter {
     let channel = this.locks.get(key);
     if (!channel) {
       const created: LockChannel = {
+        key,
+        heldByUs: false,
         listeners: new Set(),
         watch: new BlockingWatch(
           (query) => this.client.kvGet(key, query),
@@ -294,9 +299,29 @@ export class ConsulArbiter implements Arbiter {
       readAt: latest.readAt,
       ...(record ? { record } : {}),
     };
+    // Consul freed our lock (session invalidated) without us writing: keep the readable record true.
+    if (channel.heldByUs && entry && !entry.session && record?.holder === this.options.node) {
+      void this.recordLoss(channel.key, entry, record).catch((error: unknown) => {
+        if (error instanceof ArbiterError) this.options.onError?.(error);
+      });
+    }
+    channel.heldByUs = view.ownSessionValid;
     const changed = !sameLockView(channel.view, view);
     channel.view = view;
     if (changed) for (const listener of channel.listeners) this.notify(() => listener(view));
+  }
+
+  /** Compare-and-set, so a node that took the lock meanwhile is never overwritten. */
+  private async recordLoss(key: string, entry: KvEntry, record: LockRecord): Promise<void> {
+    const next = nextLockRecord(
+      record,
+      record.pair,
+      null,
+      'session invalidated by Consul (a tied check went critical or the agent left)',
+      new Date(),
+      this.options.historyLength ?? defaultHistoryLength,
+    );
+    await this.client.kvCas(key, JSON.stringify(next), entry.modifyIndex);
   }
 
   // --- reachability and lifecycle -----------------------------------------------------------------------

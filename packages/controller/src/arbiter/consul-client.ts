@@ -45,7 +45,13 @@ interface ConsulSurface {
   kv: {
     get(options: BlockingCallOptions & { key: string }): WithResponse;
     set(
-      options: CommonCallOptions & { key: string; value: string; acquire?: string; release?: string },
+      options: CommonCallOptions & {
+        key: string;
+        value: string;
+        acquire?: string;
+        release?: string;
+        cas?: number;
+      },
     ): WithResponse;
   };
   session: {
@@ -293,6 +299,17 @@ export class ConsulClient {
           this.consul.kv.set({ ...c, key, value, release: session }),
         ),
       (body) => parseBoolean('kv.release', body),
+    );
+  }
+
+  /** PUT ?cas=modifyIndex: writes only if nobody changed the key since that index. */
+  async kvCas(key: string, value: string, modifyIndex: number): Promise<boolean> {
+    return this.call(
+      'kv.cas',
+      this.requestTimeoutMs,
+      undefined,
+      (c) => this.consul.kv.set({ ...c, key, value, cas: modifyIndex }),
+      (body) => parseBoolean('kv.cas', body),
     );
   }
 

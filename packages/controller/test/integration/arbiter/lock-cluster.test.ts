@@ -135,10 +135,12 @@ describe('strict session lock across two Consul client agents', () => {
 
     const record = await arbiter('vm1').readRecord(pair);
     expect(record?.holder).toBe('vm1');
-    expect(record?.transitions.map((t) => [t.from, t.to, t.reason])).toEqual([
-      [null, 'vm1', 'primary healthy'],
-      ['vm1', 'vm2', 'primary critical'],
-      ['vm2', 'vm1', 'vm2 failed'],
+    // vm1 may also have recorded its own loss in between (a compare-and-set that can lose the race).
+    const takes = record?.transitions.filter((t) => t.to !== null).map((t) => [t.to, t.reason]);
+    expect(takes).toEqual([
+      ['vm1', 'primary healthy'],
+      ['vm2', 'primary critical'],
+      ['vm1', 'vm2 failed'],
     ]);
   }, 120_000);
 

@@ -112,6 +112,13 @@ describe('session lock on a real Consul agent', () => {
       (v) => v !== undefined && v.holder === undefined && !v.ownSessionValid,
     );
     expect(await kvSession(agent.httpAddr, 'probegate/prod/watched/leader')).toBeUndefined();
+    // The record says so too, for anyone reading it with `consul kv get`.
+    const lost = await eventually(
+      'record shows the loss',
+      () => consulKvGet('probegate/prod/watched/leader'),
+      (r) => (r as { holder: string | null }).holder === null,
+    );
+    expect(lost).toMatchObject({ reason: expect.stringMatching(/session invalidated/) });
     // While the check is critical Consul refuses a session: acquire answers false, not an error.
     expect(await a.acquire({ pair, target, reason: 'retry while critical' })).toBe(false);
     expect(a.reachability().reachable).toBe(true);
