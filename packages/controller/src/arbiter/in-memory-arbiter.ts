@@ -56,7 +56,14 @@ export class InMemoryConsul {
   /** The node's session dies (its agent stopped or a check went critical): its locks are freed. */
   invalidateSessions(node: string): void {
     this.validSessions.delete(node);
-    for (const lock of this.locks.values()) if (lock.holder === node) lock.holder = null;
+    for (const [pair, lock] of this.locks) {
+      if (lock.holder !== node) continue;
+      // As the Consul adapter does, the record notes the loss.
+      this.locks.set(pair, {
+        holder: null,
+        record: nextLockRecord(lock.record, pair, null, 'session invalidated', new Date(this.clock())),
+      });
+    }
     this.bump();
   }
 

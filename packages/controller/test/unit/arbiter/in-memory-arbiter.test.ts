@@ -58,6 +58,11 @@ describe('InMemoryArbiter (fake for reconcile-loop tests)', () => {
     expect(views.map((v) => v.holder)).toEqual([undefined, 'vm1', undefined]);
     expect(await vm1.acquire({ pair, target, reason: 'retry while critical' })).toBe(false);
     expect(await vm2.acquire({ pair, target, reason: 'vm1 critical' })).toBe(true);
+    expect((await vm2.readRecord(pair))?.transitions.map((t) => [t.from, t.to, t.reason])).toEqual([
+      [null, 'vm1', 'start'],
+      ['vm1', null, 'session invalidated'],
+      [null, 'vm2', 'vm1 critical'],
+    ]);
   });
 
   it('an unreachable arbiter throws ArbiterError and notifies reachability listeners', async () => {
