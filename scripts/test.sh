@@ -25,9 +25,33 @@ step "typecheck and build"
 npm run -s build
 tsc -p tsconfig.tests.json
 
+mkdir -p results
+failed_suites=()
 for suite in ${PROBEGATE_SUITES:-unit integration e2e}; do
   step "tests: $suite"
-  npm run -s "test:$suite"
+  npx vitest run --project "$suite" --reporter=default --reporter=json \
+    --outputFile.json="results/vitest-$suite.json" || failed_suites+=("$suite")
 done
 
+step "summary"
+# One closing line for every suite together; a suite that ran no test counts as failed.
+node -e '
+  const fs = require("node:fs");
+  let passed = 0, failed = 0, empty = [];
+  for (const suite of process.argv.slice(1)) {
+    const file = `results/vitest-${suite}.json`;
+    if (!fs.existsSync(file)) { empty.push(suite); continue; }
+    const r = JSON.parse(fs.readFileSync(file, "utf8"));
+    console.log(`${suite}: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests} skipped (${r.numTotalTestSuites} files)`);
+    if (r.numTotalTests === 0) empty.push(suite);
+    passed += r.numPassedTests; failed += r.numFailedTests;
+  }
+  if (empty.length) { console.log(`suites that ran no test: ${empty.join(", ")}`); failed += empty.length; }
+  console.log(`${passed} passed, ${failed} failed`);
+  process.exit(failed ? 1 : 0);
+' ${PROBEGATE_SUITES:-unit integration e2e}
+if ((${#failed_suites[@]})); then
+  echo "failed suites: ${failed_suites[*]}" >&2
+  exit 1
+fi
 step "all green"
