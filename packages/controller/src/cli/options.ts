@@ -74,7 +74,7 @@ export function usage(command: string, summary: string, flags: Flags, positional
         (extra ? ` (${extra})` : ''),
     );
   }
-  lines.push('  -h, --help'.padEnd(34) + 'show this help');
+  lines.push(`${'  -h, --help'.padEnd(34)}show this help`);
   return `${lines.join('\n')}\n`;
 }
 
