@@ -121,18 +121,14 @@ export class KernelHostActuator implements HostActuator {
     const bound = new Set(boundVips);
     const changes: Change[] = [];
 
-    for (const vip of wantedVips) {
-      if (bound.has(vip)) continue;
-      await this.vips.bind(vip);
-      changes.push({ kind: 'vip-bound', vip });
-    }
+    const toBind = [...wantedVips].filter((v) => !bound.has(v));
+    const toUnbind = [...bound].filter((v) => !wantedVips.has(v));
+    await this.vips.bind(toBind);
+    changes.push(...toBind.map((vip): Change => ({ kind: 'vip-bound', vip })));
     if (plan.ops.length > 0) await this.gate.write(plan.ops);
     changes.push(...plan.changes);
-    for (const vip of bound) {
-      if (wantedVips.has(vip)) continue;
-      await this.vips.unbind(vip);
-      changes.push({ kind: 'vip-unbound', vip });
-    }
+    await this.vips.unbind(toUnbind);
+    changes.push(...toUnbind.map((vip): Change => ({ kind: 'vip-unbound', vip })));
 
     const result: ApplyResult['pairs'] = new Map();
     const leases = new Map<string, Date>();
@@ -153,6 +149,6 @@ export class KernelHostActuator implements HostActuator {
 
   async cleanup(): Promise<void> {
     await this.gate.cleanup();
-    for (const vip of await this.vips.read()) await this.vips.unbind(vip);
+    await this.vips.unbind(await this.vips.read());
   }
 }

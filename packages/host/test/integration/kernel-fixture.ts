@@ -109,7 +109,7 @@ export function isWrite(argv: readonly string[]): boolean {
   const [bin = '', ...rest] = argv;
   if (bin.endsWith('-restore')) return true;
   if (bin === 'nft') return rest.includes('-f');
-  if (bin === 'ip') return rest.includes('add') || rest.includes('del');
+  if (bin === 'ip') return rest.includes('-batch') || rest.includes('add') || rest.includes('del');
   return /^iptables/.test(bin) && !bin.endsWith('-save');
 }
 

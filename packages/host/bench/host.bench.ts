@@ -1,0 +1,118 @@
+// Apply cost of the probe gate per backend, next to the naive one-process-per-rule way.
+// Each measurement runs in a namespace of its own (created and deleted here); the
+// worker runs inside it so commands run as on a host. Prints figures, writes JSON.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createNamespace, destroyAllNamespaces, destroyNamespace, requireRoot } from '@probegate/testenv';
+import { execa } from 'execa';
+import type { BackendName } from '../src/index.js';
+import type { WorkerTask } from './worker.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repoRoot = resolve(here, '../../..');
+const worker = resolve(here, 'worker.ts');
+const BACKENDS: BackendName[] = ['iptables-nft', 'iptables-legacy', 'nftables'];
+const SIZES = [1, 100, 1000];
+const FLIP_SIZES = [1, 1000];
+const REPS = 9;
+
+interface Measured {
+  ms: number;
+  samples: number[];
+  processes: number;
+}
+
+async function measure(task: WorkerTask): Promise<Measured> {
+  const ns = await createNamespace('pgb');
+  try {
+    const r = await execa(
+      'ip',
+      [
+        'netns',
+        'exec',
+        ns,
+        process.execPath,
+        '--conditions',
+        'probegate-source',
+        '--import',
+        'tsx',
+        worker,
+        JSON.stringify(task),
+      ],
+      { cwd: repoRoot, reject: false },
+    );
+    if (r.exitCode !== 0) throw new Error(`worker ${JSON.stringify(task)} failed: ${r.stderr}`);
+    return JSON.parse(String(r.stdout).trim().split('\n').at(-1) ?? '{}') as Measured;
+  } finally {
+    await destroyNamespace(ns);
+  }
+}
+
+const fmt = (ms: number): string => `${ms.toFixed(1).padStart(9)} ms`;
+const ratio = (a: number, b: number): number => Math.round((a / b) * 100) / 100;
+
+async function main(): Promise<void> {
+  requireRoot();
+  const results: Record<string, unknown> = {};
+  const goals: Record<string, { value: number; goal: string; met: boolean }> = {};
+  for (const backend of BACKENDS) {
+    console.log(`\n== ${backend}`);
+    const fromEmpty: Record<number, unknown> = {};
+    for (const n of SIZES) {
+      const ours = await measure({ backend, scenario: 'from-empty', mode: 'ours', pairs: n });
+      const naive = await measure({ backend, scenario: 'from-empty', mode: 'naive', pairs: n });
+      const speedup = ratio(naive.ms, ours.ms);
+      fromEmpty[n] = {
+        oursMs: ours.ms,
+        naiveMs: naive.ms,
+        oursProcesses: ours.processes,
+        naiveProcesses: naive.processes,
+        speedup,
+      };
+      console.log(
+        `apply ${String(n).padStart(4)} pairs from empty: ours ${fmt(ours.ms)} (${ours.processes} processes)  naive ${fmt(naive.ms)} (${naive.processes} processes)  speedup ${speedup}x`,
+      );
+    }
+    const flip: Record<number, unknown> = {};
+    const flipMs: Record<number, number> = {};
+    for (const n of FLIP_SIZES) {
+      const ours = await measure({ backend, scenario: 'flip', mode: 'ours', pairs: n, reps: REPS });
+      const naive = await measure({ backend, scenario: 'flip', mode: 'naive', pairs: n, reps: REPS });
+      flipMs[n] = ours.ms;
+      flip[n] = {
+        oursMedianMs: ours.ms,
+        oursSamples: ours.samples,
+        naiveMedianMs: naive.ms,
+        naiveSamples: naive.samples,
+      };
+      console.log(
+        `flip one pair with ${String(n).padStart(4)} present: ours ${fmt(ours.ms)}  naive ${fmt(naive.ms)}  (median of ${REPS})`,
+      );
+    }
+    const growth = ratio(flipMs[1000] ?? 0, flipMs[1] ?? 1);
+    const speedup1000 = (fromEmpty[1000] as { speedup: number }).speedup;
+    console.log(`-> 1,000 pairs from empty: ${speedup1000}x faster than naive (goal >= 20x)`);
+    console.log(`-> flip cost growth 1 -> 1,000 pairs present: ${growth}x (goal <= 3x)`);
+    goals[`${backend}.fromEmpty1000Speedup`] = { value: speedup1000, goal: '>= 20', met: speedup1000 >= 20 };
+    goals[`${backend}.flipGrowth`] = { value: growth, goal: '<= 3', met: growth <= 3 };
+    results[backend] = { fromEmpty, flip, flipGrowth: growth };
+  }
+  const out = resolve(repoRoot, 'results/host-bench.json');
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(
+    out,
+    `${JSON.stringify({ date: new Date().toISOString(), cpus: cpus().length, results, goals }, null, 2)}\n`,
+  );
+  console.log(`\nwrote ${out}`);
+  for (const [name, g] of Object.entries(goals))
+    console.log(`${g.met ? 'MET ' : 'MISS'} ${name} = ${g.value} (goal ${g.goal})`);
+}
+
+main()
+  .catch((err: unknown) => {
+    console.error(err);
+    process.exitCode = 1;
+  })
+  .finally(() => destroyAllNamespaces());

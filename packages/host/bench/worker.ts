@@ -1,0 +1,195 @@
+// Runs inside a network namespace (started by host.bench.ts with `ip netns exec`), so
+// commands run exactly as on a host: no per-command namespace prefix.
+import { performance } from 'node:perf_hooks';
+import { execa } from 'execa';
+import { leaseEnd } from '../src/gate-plan.js';
+import {
+  type BackendName,
+  createHostActuator,
+  ExecaCommandRunner,
+  type PairGate,
+  pairId,
+} from '../src/index.js';
+import { dropSpec, jumpSpec, leaseSpec, tokenize } from '../src/iptables-backend.js';
+import { benchPairs } from './pairs.js';
+
+export interface WorkerTask {
+  backend: BackendName;
+  scenario: 'from-empty' | 'flip';
+  mode: 'ours' | 'naive';
+  pairs: number;
+  reps?: number;
+}
+
+const LEASE = 30;
+
+async function run(argv: string[]): Promise<void> {
+  const [file = '', ...args] = argv;
+  const r = await execa(file, args, { reject: false, env: { TZ: 'UTC' } });
+  if (r.exitCode !== 0) throw new Error(`${argv.join(' ')}: ${r.stderr}`);
+}
+
+const unquote = (spec: string): string[] => tokenize(spec);
+const ipt = (backend: BackendName): string =>
+  backend === 'iptables-legacy' ? 'iptables-legacy' : 'iptables-nft';
+const NFT = ['nft'];
+const T = ['inet', 'probegate'];
+
+/** The same rules as ours, one process per rule, the way the original script worked. */
+function naiveCreate(backend: BackendName, pairs: PairGate[], now: Date): string[][] {
+  const lease = leaseEnd(now, LEASE);
+  const out: string[][] = [];
+  if (backend === 'nftables') {
+    out.push([...NFT, 'add', 'table', ...T]);
+    out.push([
+      ...NFT,
+      'add',
+      'chain',
+      ...T,
+      'input',
+      '{ type filter hook input priority -10; policy accept; }',
+    ]);
+  } else {
+    out.push(
+      [ipt(backend), '-w', '-N', 'PROBEGATE'],
+      [ipt(backend), '-w', '-I', 'INPUT', '1', '-j', 'PROBEGATE'],
+    );
+  }
+  for (const p of pairs) {
+    const id = pairId(p.key);
+    const port = p.ports[0] ?? 0;
+    const cidr = p.sourceCIDRs[0] ?? '';
+    if (backend === 'nftables') {
+      out.push([...NFT, 'add', 'chain', ...T, `pg_${id}`]);
+      if (p.active) {
+        out.push([
+          ...NFT,
+          'add',
+          'rule',
+          ...T,
+          `pg_${id}`,
+          'meta',
+          'time',
+          '<',
+          String(lease.getTime() / 1000),
+          'accept',
+        ]);
+      }
+      out.push([...NFT, 'add', 'rule', ...T, `pg_${id}`, 'counter', 'drop']);
+      out.push([
+        ...NFT,
+        'add',
+        'rule',
+        ...T,
+        'input',
+        'ip',
+        'saddr',
+        cidr,
+        'tcp',
+        'dport',
+        String(port),
+        'counter',
+        'jump',
+        `pg_${id}`,
+      ]);
+    } else {
+      out.push([ipt(backend), '-w', '-N', `PG-${id}`]);
+      if (p.active) out.push([ipt(backend), '-w', '-A', `PG-${id}`, ...unquote(leaseSpec(p.key, lease))]);
+      out.push([ipt(backend), '-w', '-A', `PG-${id}`, ...unquote(dropSpec(p.key))]);
+      out.push([ipt(backend), '-w', '-A', 'PROBEGATE', ...unquote(jumpSpec(id, p.key, cidr, port))]);
+    }
+    if (p.active && p.vip) out.push(['ip', 'addr', 'add', `${p.vip}/32`, 'dev', 'lo', 'label', 'lo:pg']);
+  }
+  return out;
+}
+
+/** Naive flip of one pair: the processes a per-rule script needs for the same change. */
+async function naiveFlip(backend: BackendName, p: PairGate, open: boolean, now: Date): Promise<void> {
+  const id = pairId(p.key);
+  const lease = leaseEnd(now, LEASE);
+  if (backend === 'nftables') {
+    if (open) {
+      await run([
+        ...NFT,
+        'insert',
+        'rule',
+        ...T,
+        `pg_${id}`,
+        'meta',
+        'time',
+        '<',
+        String(lease.getTime() / 1000),
+        'accept',
+      ]);
+    } else {
+      // A per-rule script needs the handle first.
+      const { stdout } = await execa('nft', ['-a', 'list', 'chain', ...T, `pg_${id}`]);
+      const handle = /meta time .* accept # handle (\d+)/.exec(stdout)?.[1];
+      await run([...NFT, 'delete', 'rule', ...T, `pg_${id}`, 'handle', handle ?? '0']);
+    }
+  } else if (open) {
+    await run([ipt(backend), '-w', '-I', `PG-${id}`, '1', ...unquote(leaseSpec(p.key, lease))]);
+  } else {
+    // Delete by position, as a script would after `-L --line-numbers`; the lease is rule 1.
+    await run([ipt(backend), '-w', '-D', `PG-${id}`, '1']);
+  }
+  await run(['ip', 'addr', open ? 'add' : 'del', `${p.vip}/32`, 'dev', 'lo', 'label', 'lo:pg']);
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? Number.NaN;
+};
+
+async function main(task: WorkerTask): Promise<{ ms: number; samples: number[]; processes: number }> {
+  const runner = new ExecaCommandRunner();
+  const actuator = await createHostActuator({ backend: task.backend, runner });
+  const pairs = benchPairs(task.pairs);
+  if (task.scenario === 'from-empty') {
+    const start = performance.now();
+    let processes = 0;
+    if (task.mode === 'ours') {
+      const before = runner.spawned;
+      await actuator.apply(pairs, { now: new Date(), leaseSeconds: LEASE });
+      processes = runner.spawned - before;
+    } else {
+      const commands = naiveCreate(task.backend, pairs, new Date());
+      for (const argv of commands) await run(argv);
+      processes = commands.length;
+    }
+    const ms = performance.now() - start;
+    return { ms, samples: [ms], processes };
+  }
+  // Flip: pair 0 toggles while the others stay as they are.
+  await actuator.apply(pairs, { now: new Date(), leaseSeconds: LEASE });
+  const samples: number[] = [];
+  const first = pairs[0] as PairGate;
+  let active = first.active;
+  let processes = 0;
+  for (let i = 0; i < (task.reps ?? 9); i++) {
+    active = !active;
+    const start = performance.now();
+    if (task.mode === 'ours') {
+      const before = runner.spawned;
+      await actuator.apply([{ ...first, active }, ...pairs.slice(1)], {
+        now: new Date(),
+        leaseSeconds: LEASE,
+      });
+      processes = runner.spawned - before;
+    } else {
+      await naiveFlip(task.backend, first, active, new Date());
+      processes = active ? 2 : task.backend === 'nftables' ? 3 : 2;
+    }
+    samples.push(performance.now() - start);
+  }
+  return { ms: median(samples), samples, processes };
+}
+
+const task = JSON.parse(process.argv[2] ?? '{}') as WorkerTask;
+main(task).then(
+  (r) => process.stdout.write(`${JSON.stringify(r)}\n`),
+  (err: unknown) => {
+    process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(1);
+  },
+);

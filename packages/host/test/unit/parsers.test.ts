@@ -1,0 +1,187 @@
+import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { acceptedOf, emptySnapshot } from '../../src/gate-model.js';
+import { type DesiredPair, planGate } from '../../src/gate-plan.js';
+import {
+  parseIptablesSave,
+  renderIptablesCleanup,
+  renderIptablesRestore,
+  tokenize,
+} from '../../src/iptables-backend.js';
+import { parseNftJson, renderNftScript } from '../../src/nftables-backend.js';
+import { pairId } from '../../src/pair-id.js';
+import { parseLabelledVips } from '../../src/vip.js';
+
+const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');
+const web = pairId('shop/web');
+const db = pairId('shop/db');
+const NOW = new Date('2026-11-25T04:00:00Z');
+
+describe.each([
+  ['iptables-save -c', () => parseIptablesSave(fixture('iptables-save.txt'))],
+  ['nft -j list table', () => parseNftJson(fixture('nft-list-table.json'))],
+])('reading the kernel (%s)', (_name, read) => {
+  it('recovers pairs, sources, lease and counters', () => {
+    const s = read();
+    expect(s.mainExists).toBe(true);
+    expect(s.hooks).toHaveLength(1);
+    expect(s.foreign).toEqual([]);
+    const w = s.pairs.get(web);
+    expect(w).toMatchObject({ key: 'shop/web', canonical: true, chainExists: true });
+    expect(w?.lease?.expiresAt.toISOString()).toBe('2026-11-25T05:00:00.000Z');
+    expect(w?.jumps.map((j) => [j.cidr, j.port])).toEqual([
+      ['168.63.129.16/32', 80],
+      ['10.0.0.0/8', 80],
+    ]);
+    expect(w && acceptedOf(w)).toEqual({ packets: 12, bytes: 720 });
+    expect(w?.drop).toMatchObject({ packets: 3, bytes: 180 });
+    const d = s.pairs.get(db);
+    expect(d?.lease).toBeUndefined();
+    expect(d?.drop).toMatchObject({ packets: 7, bytes: 420 });
+  });
+
+  it('needs no change when the kernel already has the desired state', () => {
+    const desired: DesiredPair[] = [
+      { id: web, key: 'shop/web', cidrs: ['168.63.129.16/32', '10.0.0.0/8'], ports: [80], active: true },
+      { id: db, key: 'shop/db', cidrs: ['168.63.129.16/32'], ports: [5432], active: false },
+    ];
+    expect(planGate(read(), desired, NOW, 3600).ops).toEqual([]);
+  });
+});
+
+describe('iptables rendering', () => {
+  const pairsArb = fc
+    .uniqueArray(fc.integer({ min: 0, max: 50 }), { minLength: 1, maxLength: 5 })
+    .map((ids) =>
+      ids.map(
+        (i): DesiredPair => ({
+          id: pairId(`ns/p${i}`),
+          key: `ns/p${i}`,
+          cidrs: i % 2 ? ['168.63.129.16/32'] : ['168.63.129.16/32', '10.0.0.0/8'],
+          ports: [1000 + i],
+          active: i % 3 === 0,
+        }),
+      ),
+    );
+
+  it('writes rules in exactly the form iptables-save prints them (so the next read sees no change)', () => {
+    fc.assert(
+      fc.property(pairsArb, (desired) => {
+        const script = renderIptablesRestore(planGate(emptySnapshot(), desired, NOW, 30).ops);
+        // What the kernel would print: declared chains and appended rules; the hook lands in INPUT.
+        const saved = script.replace('-I INPUT 1 ', '-A INPUT ');
+        const again = planGate(parseIptablesSave(saved), desired, NOW, 30);
+        expect(again.ops).toEqual([]);
+      }),
+    );
+  });
+
+  it('deletes rules by their saved text and removes chains after their jumps', () => {
+    const s = parseIptablesSave(fixture('iptables-save.txt'));
+    const script = renderIptablesRestore(planGate(s, [], NOW, 30).ops);
+    const lines = script.split('\n');
+    expect(lines).toContain(
+      `-D PROBEGATE -s 10.0.0.0/8 -p tcp -m tcp --dport 80 -m comment --comment "probegate:shop/web" -j PG-${web}`,
+    );
+    expect(lines.indexOf(`-X PG-${web}`)).toBeGreaterThan(
+      lines.findLastIndex((l) => l.startsWith('-D PROBEGATE')),
+    );
+    expect(renderIptablesCleanup(s)?.split('\n')).toEqual([
+      '*filter',
+      '-D INPUT -j PROBEGATE',
+      '-F PROBEGATE',
+      `-F PG-${web}`,
+      `-F PG-${db}`,
+      `-X PG-${web}`,
+      `-X PG-${db}`,
+      '-X PROBEGATE',
+      'COMMIT',
+      '',
+    ]);
+  });
+
+  it('treats anything unexpected in our chains as foreign or broken', () => {
+    const s = parseIptablesSave(
+      [
+        '*filter',
+        ':INPUT ACCEPT [0:0]',
+        ':PROBEGATE - [0:0]',
+        ':PG-abc - [0:0]',
+        '[0:0] -A INPUT -j PROBEGATE',
+        '[0:0] -A INPUT -j PROBEGATE',
+        '[0:0] -A INPUT -p udp -j PROBEGATE',
+        '[0:0] -A INPUT -p tcp --dport 22 -j ACCEPT',
+        '[0:0] -A PROBEGATE -j ACCEPT',
+        '[0:0] -A PG-abc -j ACCEPT',
+        '[0:0] -A PG-abc -m comment --comment "probegate:x:drop" -j DROP',
+        'COMMIT',
+      ].join('\n'),
+    );
+    expect(s.hooks).toHaveLength(2);
+    expect(s.foreign.map((f) => f.spec)).toEqual(['-p udp -j PROBEGATE', '-j ACCEPT']);
+    expect(s.pairs.get('abc')?.canonical).toBe(false);
+  });
+
+  it('splits quoted comments like the shell', () => {
+    expect(tokenize('-m comment --comment "a b" -j X')).toEqual([
+      '-m',
+      'comment',
+      '--comment',
+      'a b',
+      '-j',
+      'X',
+    ]);
+  });
+});
+
+describe('nft rendering', () => {
+  it('writes one transaction with leases as epoch seconds', () => {
+    const script = renderNftScript(
+      planGate(
+        emptySnapshot(),
+        [{ id: 'abc', key: 'ns/a', cidrs: ['10.0.0.0/8'], ports: [80], active: true }],
+        NOW,
+        30,
+      ).ops,
+    );
+    expect(script.split('\n')).toEqual([
+      'add table inet probegate',
+      'add chain inet probegate input { type filter hook input priority -10; policy accept; }',
+      'add chain inet probegate pg_abc',
+      `add rule inet probegate pg_abc meta time < ${NOW.getTime() / 1000 + 30} accept comment "probegate:ns/a:lease"`,
+      'add rule inet probegate pg_abc counter drop comment "probegate:ns/a:drop"',
+      'add rule inet probegate input ip saddr 10.0.0.0/8 tcp dport 80 counter jump pg_abc comment "probegate:ns/a"',
+      '',
+    ]);
+  });
+
+  it('renews by replacing the lease rule in place, by handle', () => {
+    const s = parseNftJson(fixture('nft-list-table.json'));
+    const later = new Date('2026-11-25T04:59:00Z');
+    const desired: DesiredPair[] = [
+      { id: web, key: 'shop/web', cidrs: ['168.63.129.16/32', '10.0.0.0/8'], ports: [80], active: true },
+      { id: db, key: 'shop/db', cidrs: ['168.63.129.16/32'], ports: [5432], active: false },
+    ];
+    expect(renderNftScript(planGate(s, desired, later, 3600).ops)).toBe(
+      `replace rule inet probegate pg_${web} handle 3 meta time < ${later.getTime() / 1000 + 3600} accept comment "probegate:shop/web:lease"\n`,
+    );
+  });
+});
+
+describe('VIP parsing', () => {
+  it('keeps only /32 IPv4 addresses carrying our label', () => {
+    const json = JSON.stringify([
+      {
+        ifname: 'lo',
+        addr_info: [
+          { family: 'inet', local: '127.0.0.1', prefixlen: 8, label: 'lo' },
+          { family: 'inet', local: '10.0.0.5', prefixlen: 32, label: 'lo:pg' },
+          { family: 'inet', local: '10.0.0.6', prefixlen: 32, label: 'lo:other' },
+          { family: 'inet6', local: '::1', prefixlen: 128 },
+        ],
+      },
+    ]);
+    expect(parseLabelledVips(json)).toEqual(['10.0.0.5']);
+  });
+});
