@@ -86,6 +86,18 @@ function validateTarget(target: HealthTarget): void {
   }
 }
 
+function validateMembers(members: PairMembers): void {
+  for (const role of ['primary', 'secondary'] as const) {
+    const member = members?.[role];
+    if (!member || typeof member.node !== 'string' || member.node === '') {
+      throw new Error(`members.${role}.node: '${String(member?.node)}' must be a non-empty node name`);
+    }
+    if (typeof member.address !== 'string') {
+      throw new Error(`members.${role}.address: '${String(member.address)}' must be a string`);
+    }
+  }
+}
+
 const sameLockView = (a: LockView | undefined, b: LockView) =>
   a !== undefined &&
   a.holder === b.holder &&
@@ -125,6 +137,7 @@ export class ConsulArbiter implements Arbiter {
   watchHealth(subscription: HealthSubscription, listener: (view: PairHealthView) => void): Unsubscribe {
     this.assertOpen();
     validateTarget(subscription.target);
+    validateMembers(subscription.members);
     const id = pairId(subscription.pair);
     const key = targetKey(subscription.target);
     let channel = this.health.get(key);

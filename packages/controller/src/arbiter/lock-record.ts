@@ -15,7 +15,10 @@ export function validatePairKey(pair: PairKey): void {
   }
 }
 
-export const pairId = (pair: PairKey): string => `${pair.namespace}/${pair.name}`;
+export function pairId(pair: PairKey): string {
+  validatePairKey(pair);
+  return `${pair.namespace}/${pair.name}`;
+}
 
 /** KV key of a pair's lock; its value is the readable LockRecord. */
 export function lockKey(pair: PairKey, prefix = defaultKeyPrefix): string {

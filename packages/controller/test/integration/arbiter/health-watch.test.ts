@@ -181,7 +181,7 @@ describe('health watch on a real Consul agent (blocking queries)', () => {
     expect(a.reachability().reachable).toBe(true);
   });
 
-  it('rejects an invalid service name, naming it', () => {
+  it('rejects an invalid service name, member or pair name, naming the field and value', () => {
     const a = arbiter();
     expect(() =>
       a.watchHealth(
@@ -189,5 +189,21 @@ describe('health watch on a real Consul agent (blocking queries)', () => {
         () => {},
       ),
     ).toThrow("consul.service: 'no spaces'");
+    expect(() =>
+      a.watchHealth(
+        {
+          pair: { namespace: 'ns', name: 'bad' },
+          target: { service: 'web' },
+          members: { ...members, secondary: { node: '', address: '198.18.0.2' } },
+        },
+        () => {},
+      ),
+    ).toThrow("members.secondary.node: ''");
+    expect(() =>
+      a.watchHealth(
+        { pair: { namespace: 'bad/ns', name: 'x' }, target: { service: 'web' }, members },
+        () => {},
+      ),
+    ).toThrow("pair.namespace: 'bad/ns'");
   });
 });
