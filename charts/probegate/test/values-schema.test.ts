@@ -95,3 +95,14 @@ describe('values.schema.json and the chart checks', () => {
     expect(result.exitCode).toBe(0);
   });
 });
+
+describe('cluster version', () => {
+  it('refuses Kubernetes older than 1.31 (the CRD uses the CEL IP and CIDR libraries)', async () => {
+    const result = await template([], ['--kube-version', '1.30.4']);
+    expect(result.exitCode).not.toBe(0);
+    expect(result.stderr).toMatch(
+      /kubeVersion: >=1\.31\.0-0 which is incompatible with Kubernetes v1\.30\.4/,
+    );
+    expect((await template([], ['--kube-version', '1.31.0'])).exitCode).toBe(0);
+  });
+});
