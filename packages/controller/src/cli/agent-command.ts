@@ -1,5 +1,5 @@
 import { KubeConfig } from '@kubernetes/client-node';
-import { type BackendChoice, createHostActuator } from '@probegate/host';
+import { type BackendChoice, createHostActuator, ExecaCommandRunner } from '@probegate/host';
 import { Agent } from '../agent/agent.js';
 import { ConsulArbiter } from '../arbiter/consul-arbiter.js';
 import { resolveConsulConnection } from '../arbiter/consul-config.js';
@@ -55,6 +55,11 @@ export const AGENT_FLAGS = {
     default: 'auto',
     help: 'auto | iptables-nft | iptables-legacy | nftables',
   },
+  netns: {
+    type: 'string',
+    env: 'PROBEGATE_NETNS',
+    help: 'drive the firewall and lo of this network namespace instead of the own one (tests, benchmarks)',
+  },
   'log-level': {
     type: 'string',
     env: 'PROBEGATE_LOG_LEVEL',
@@ -91,7 +96,13 @@ export async function agentCommand(argv: string[]): Promise<number> {
     metrics: promArbiterMetrics(metrics.registry),
     onError: (error) => log.warn({ kind: error.kind, operation: error.operation }, error.message),
   });
-  const actuator = await createHostActuator({ backend });
+  const netns = values.netns;
+  if (netns !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(netns))
+    throw new UsageError(`--netns: '${netns}' is not a namespace name`);
+  const actuator = await createHostActuator({
+    backend,
+    ...(netns ? { runner: new ExecaCommandRunner(['ip', 'netns', 'exec', netns]) } : {}),
+  });
   const pairsFile = values['pairs-file'];
   let agent: Agent;
   if (pairsFile) {
