@@ -2,6 +2,9 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { resolveConsulConnection } from '../../../packages/controller/src/arbiter/consul-config.js';
+import { AGENT_FLAGS } from '../../../packages/controller/src/cli/agent-command.js';
+import { parseCommand } from '../../../packages/controller/src/cli/options.js';
 import { failoverPairCrd } from '../../../packages/controller/src/kube/crd.js';
 import { AGENT_PERMISSIONS } from '../../../packages/controller/src/kube/permissions.js';
 import {
@@ -249,6 +252,43 @@ describe('Consul settings', () => {
     const manifests = await render([valuesFile({ consul: { tls: { enabled: true } } })]);
     expect(env(agent(manifests)).get('CONSUL_HTTP_ADDR')).toBe('$(PROBEGATE_NODE_IP):8501');
   });
+});
+
+describe("the agent's command line", () => {
+  /** The container's environment as the kubelet builds it: downward API filled in, $(VAR) expanded. */
+  function kubeletEnv(container: Container): Record<string, string> {
+    const downward: Record<string, string> = { 'spec.nodeName': 'aks-web-0', 'status.hostIP': '10.240.0.4' };
+    const env: Record<string, string> = {};
+    for (const entry of container.env ?? []) {
+      const field = entry.valueFrom?.fieldRef?.fieldPath;
+      env[entry.name] = field
+        ? (downward[field] ?? '')
+        : (entry.value ?? '').replaceAll(/\$\(([A-Z_]+)\)/g, (_all, name: string) => env[name] ?? '');
+    }
+    return env;
+  }
+
+  it.each(['(defaults)', ...valueSets])(
+    'the CLI parses the DaemonSet args and env with %s (flags and variables it knows)',
+    async (set) => {
+      const container = agent(await render(set === '(defaults)' ? [] : [ci(set)]));
+      const [command, ...argv] = container.args ?? [];
+      expect(command).toBe('agent');
+      const env = kubeletEnv(container);
+      const { values } = parseCommand(argv, AGENT_FLAGS, env);
+      expect(values.node).toBe('aks-web-0');
+      expect(values['node-ip']).toBe('10.240.0.4');
+      expect(values['pairs-file']).toBeUndefined();
+      expect(values['metrics-port']).toBe(String(container.ports?.[0]?.containerPort));
+      expect(['auto', 'iptables-nft', 'iptables-legacy', 'nftables']).toContain(values.backend);
+      // Files (CA, token) live in the pod; the address and scheme are what the chart decides.
+      const { CONSUL_CACERT: _ca, CONSUL_HTTP_TOKEN_FILE: _token, ...withoutFiles } = env;
+      const address = resolveConsulConnection({}, withoutFiles).address;
+      expect(address).toMatch(
+        set === 'consul-tls-values.yaml' ? /^https:\/\/consul-server/ : /^http:\/\/10\.240\.0\.4:8500$/,
+      );
+    },
+  );
 });
 
 describe('least-privilege RBAC', () => {
