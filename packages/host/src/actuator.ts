@@ -1,7 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import { type CommandRunner, ExecaCommandRunner } from './command-runner.js';
 import { detectIptablesFlavor } from './detect.js';
 import type { GateBackend } from './gate-backend.js';
-import { acceptedOf, type GateSnapshot } from './gate-model.js';
+import { acceptedOf, type GateSnapshot, projectSnapshot } from './gate-model.js';
 import { type DesiredPair, planGate } from './gate-plan.js';
 import { IptablesBackend } from './iptables-backend.js';
 import { NftablesBackend } from './nftables-backend.js';
@@ -27,6 +28,11 @@ export interface HostActuatorConfig {
   backend?: BackendChoice;
   /** Runs every command; defaults to execa on this host. */
   runner?: CommandRunner;
+  /**
+   * nftables: how long apply may trust its last write when the kernel still holds that
+   * write's generation token, before reading the whole table again (default 60 s).
+   */
+  resyncSeconds?: number;
 }
 
 const BACKENDS: readonly BackendChoice[] = ['auto', 'iptables-nft', 'iptables-legacy', 'nftables'];
@@ -48,7 +54,11 @@ function makeBackend(name: BackendName, runner: CommandRunner): GateBackend {
 export async function createHostActuator(config: HostActuatorConfig = {}): Promise<HostActuator> {
   const runner = config.runner ?? new ExecaCommandRunner();
   const name = await resolveBackend(config.backend ?? 'auto', runner);
-  return new KernelHostActuator(makeBackend(name, runner), new VipManager(runner));
+  return new KernelHostActuator(
+    makeBackend(name, runner),
+    new VipManager(runner),
+    config.resyncSeconds ?? 60,
+  );
 }
 
 function observedPairs(snapshot: GateSnapshot, now: Date): Map<string, ObservedPair> {
@@ -82,9 +92,16 @@ function observedPairs(snapshot: GateSnapshot, now: Date): Map<string, ObservedP
  * transaction (opens and closes), then VIPs to release.
  */
 export class KernelHostActuator implements HostActuator {
+  /**
+   * The gate as of our last write, trusted only while the kernel still holds that
+   * write's generation token (so a flip does not list 1,000 pairs first).
+   */
+  #known?: { snapshot: GateSnapshot; generation: string; fullReadAt: number };
+
   constructor(
     private readonly gate: GateBackend,
     private readonly vips: VipManager,
+    private readonly resyncSeconds = 60,
   ) {}
 
   get backend(): BackendName {
@@ -92,13 +109,44 @@ export class KernelHostActuator implements HostActuator {
   }
 
   async observe(): Promise<ObservedState> {
-    const [snapshot, vips] = await Promise.all([this.gate.read(), this.vips.read()]);
+    const [snapshot, vips] = await Promise.all([this.readGate(), this.vips.read()]);
     return {
       backend: this.gate.name,
       hooked: snapshot.hooks.length > 0,
       pairs: observedPairs(snapshot, new Date()),
       vips,
     };
+  }
+
+  /** Full read; remembers it when the backend keeps a generation token. */
+  private async readGate(): Promise<GateSnapshot> {
+    const snapshot = await this.gate.read();
+    this.#known =
+      snapshot.generation === undefined
+        ? undefined
+        : { snapshot, generation: snapshot.generation, fullReadAt: Date.now() };
+    return snapshot;
+  }
+
+  /** The remembered gate if the kernel's token proves nobody wrote since, else a full read. */
+  private async currentGate(): Promise<GateSnapshot> {
+    const known = this.#known;
+    const fresh = known !== undefined && Date.now() - known.fullReadAt < this.resyncSeconds * 1000;
+    if (fresh && this.gate.readGeneration && (await this.gate.readGeneration()) === known.generation) {
+      return known.snapshot;
+    }
+    return this.readGate();
+  }
+
+  private async writeGate(before: GateSnapshot, ops: Parameters<GateBackend['write']>[0]): Promise<void> {
+    const known = this.#known;
+    this.#known = undefined;
+    if (!this.gate.readGeneration) return this.gate.write(ops);
+    const generation = randomBytes(8).toString('hex');
+    await this.gate.write(ops, generation);
+    const after = projectSnapshot(before, ops, (id) => this.gate.leaseRef(id));
+    if (after && known)
+      this.#known = { snapshot: { ...after, generation }, generation, fullReadAt: known.fullReadAt };
   }
 
   async apply(pairs: readonly PairGate[], opts: ApplyOptions): Promise<ApplyResult> {
@@ -116,7 +164,7 @@ export class KernelHostActuator implements HostActuator {
     }));
     const wantedVips = new Set(valid.filter((p) => p.active && p.vip).map((p) => p.vip as string));
 
-    const [snapshot, boundVips] = await Promise.all([this.gate.read(), this.vips.read()]);
+    const [snapshot, boundVips] = await Promise.all([this.currentGate(), this.vips.read()]);
     const plan = planGate(snapshot, desired, opts.now, leaseSeconds);
     const bound = new Set(boundVips);
     const changes: Change[] = [];
@@ -125,7 +173,7 @@ export class KernelHostActuator implements HostActuator {
     const toUnbind = [...bound].filter((v) => !wantedVips.has(v));
     await this.vips.bind(toBind);
     changes.push(...toBind.map((vip): Change => ({ kind: 'vip-bound', vip })));
-    if (plan.ops.length > 0) await this.gate.write(plan.ops);
+    if (plan.ops.length > 0) await this.writeGate(snapshot, plan.ops);
     changes.push(...plan.changes);
     await this.vips.unbind(toUnbind);
     changes.push(...toUnbind.map((vip): Change => ({ kind: 'vip-unbound', vip })));
@@ -148,6 +196,7 @@ export class KernelHostActuator implements HostActuator {
   }
 
   async cleanup(): Promise<void> {
+    this.#known = undefined;
     await this.gate.cleanup();
     await this.vips.unbind(await this.vips.read());
   }

@@ -40,6 +40,11 @@ export interface GateSnapshot {
   /** Rules or chains in our space that we did not write: removed on apply. */
   foreign: RuleRef[];
   pairs: Map<string, SnapshotPair>;
+  /**
+   * Token rewritten in the same transaction as every write (nftables). When the kernel
+   * still holds the token of our last write, nothing else has written since.
+   */
+  generation?: string;
 }
 
 /** What the backend has to write, in this order, in one transaction. */
@@ -70,4 +75,31 @@ export function acceptedOf(pair: SnapshotPair): PacketCount {
     packets: Math.max(0, into.packets - (pair.drop?.packets ?? 0)),
     bytes: Math.max(0, into.bytes - (pair.drop?.bytes ?? 0)),
   };
+}
+
+/**
+ * The snapshot after `ops` were written, for the ops a flip or a renewal produces
+ * (lease changes); undefined for anything else, which forces a full read next time.
+ */
+export function projectSnapshot(
+  before: GateSnapshot,
+  ops: readonly GateOp[],
+  leaseRef: (id: string) => RuleRef,
+): GateSnapshot | undefined {
+  const pairs = new Map(before.pairs);
+  for (const o of ops) {
+    if (o.op === 'set-lease') {
+      const p = pairs.get(o.id);
+      if (!p) return undefined;
+      pairs.set(o.id, { ...p, lease: { expiresAt: o.expiresAt, ref: leaseRef(o.id) } });
+    } else if (o.op === 'delete-rule') {
+      const entry = [...pairs.values()].find((p) => p.lease?.ref === o.ref);
+      if (!entry) return undefined;
+      const { lease: _closed, ...rest } = entry;
+      pairs.set(entry.id, rest);
+    } else {
+      return undefined;
+    }
+  }
+  return { ...before, pairs };
 }

@@ -221,6 +221,11 @@ export class IptablesBackend implements GateBackend {
     return parseIptablesSave(stdout);
   }
 
+  leaseRef(id: string): RuleRef {
+    // iptables deletes by rule text; the projection is unused (no generation token).
+    return { chain: pairChain(id) };
+  }
+
   async write(ops: readonly GateOp[]): Promise<void> {
     await this.restore(renderIptablesRestore(ops));
   }

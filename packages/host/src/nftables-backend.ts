@@ -1,6 +1,13 @@
 import { CommandError, type CommandRunner } from './command-runner.js';
 import type { GateBackend } from './gate-backend.js';
-import type { GateOp, GateSnapshot, PacketCount, SnapshotPair } from './gate-model.js';
+import {
+  emptySnapshot,
+  type GateOp,
+  type GateSnapshot,
+  type PacketCount,
+  type RuleRef,
+  type SnapshotPair,
+} from './gate-model.js';
 import { commentKey } from './pair-id.js';
 
 export const NFT_TABLE = 'probegate';
@@ -10,8 +17,14 @@ const PAIR_PREFIX = 'pg_';
 /** Before the usual filter (0) so other rulesets cannot accept probes first. */
 const PRIORITY = -10;
 
+/** Tiny table holding the generation token: readable without listing the big one. */
+export const NFT_GEN_TABLE = 'probegate_gen';
+const LEASE_PREFIX = 'pgl_';
+
 const T = `${FAMILY} ${NFT_TABLE}`;
+const G = `${FAMILY} ${NFT_GEN_TABLE}`;
 const pairChain = (id: string): string => `${PAIR_PREFIX}${id}`;
+const leaseChain = (id: string): string => `${LEASE_PREFIX}${id}`;
 const comment = (key: string, suffix = ''): string => `comment "probegate:${commentKey(key) ?? ''}${suffix}"`;
 const epochSeconds = (d: Date): number => Math.floor(d.getTime() / 1000);
 
@@ -70,12 +83,22 @@ export function parseNftJson(text: string): GateSnapshot {
   const pairOf = (id: string): SnapshotPair => {
     let p = snapshot.pairs.get(id);
     if (!p) {
-      p = { id, chainExists: chains.has(pairChain(id)), jumps: [], canonical: true };
+      const complete = chains.has(pairChain(id)) && chains.has(leaseChain(id));
+      p = {
+        id,
+        chainExists: complete || chains.has(pairChain(id)) || chains.has(leaseChain(id)),
+        jumps: [],
+        canonical: complete,
+      };
       snapshot.pairs.set(id, p);
     }
     return p;
   };
-  for (const c of chains) if (c.startsWith(PAIR_PREFIX)) pairOf(c.slice(PAIR_PREFIX.length));
+  for (const c of chains) {
+    if (c.startsWith(PAIR_PREFIX)) pairOf(c.slice(PAIR_PREFIX.length));
+    if (c.startsWith(LEASE_PREFIX)) pairOf(c.slice(LEASE_PREFIX.length));
+  }
+  const pairRules = new Map<string, number>();
 
   for (const it of items) {
     const r = it.rule;
@@ -113,7 +136,22 @@ export function parseNftJson(text: string): GateSnapshot {
         ref,
       });
     } else if (r.chain.startsWith(PAIR_PREFIX)) {
+      // Pair chain: exactly [jump to its lease chain, counted drop].
       const p = pairOf(r.chain.slice(PAIR_PREFIX.length));
+      const position = pairRules.get(p.id) ?? 0;
+      pairRules.set(p.id, position + 1);
+      const isJump = e.length === 1 && e[0]?.jump?.target === leaseChain(p.id);
+      const isDrop = e.length === 2 && e[0]?.counter !== undefined && 'drop' in (e[1] ?? {});
+      if (position === 0 && isJump) continue;
+      if (position === 1 && isDrop) {
+        p.drop = { packets: e[0]?.counter?.packets ?? 0, bytes: e[0]?.counter?.bytes ?? 0, ref };
+        p.key ??= keyFromComment(r.comment, ':drop');
+      } else {
+        p.canonical = false;
+      }
+    } else if (r.chain.startsWith(LEASE_PREFIX)) {
+      // Lease chain: empty (closed) or one time-limited accept, rewritten whole on every change.
+      const p = pairOf(r.chain.slice(LEASE_PREFIX.length));
       const expiresAt = timeOf(e[0]?.match?.right);
       const isLease =
         e.length === 2 &&
@@ -121,13 +159,9 @@ export function parseNftJson(text: string): GateSnapshot {
         e[0].match.left.meta?.key === 'time' &&
         expiresAt &&
         'accept' in (e[1] ?? {});
-      const isDrop = e.length === 2 && e[0]?.counter !== undefined && 'drop' in (e[1] ?? {});
-      if (isLease && expiresAt && p.lease === undefined && p.drop === undefined) {
-        p.lease = { expiresAt, ref };
+      if (isLease && expiresAt && p.lease === undefined) {
+        p.lease = { expiresAt, ref: { chain: r.chain } };
         p.key ??= keyFromComment(r.comment, ':lease');
-      } else if (isDrop && p.drop === undefined) {
-        p.drop = { packets: e[0]?.counter?.packets ?? 0, bytes: e[0]?.counter?.bytes ?? 0, ref };
-        p.key ??= keyFromComment(r.comment, ':drop');
       } else {
         p.canonical = false;
       }
@@ -137,13 +171,24 @@ export function parseNftJson(text: string): GateSnapshot {
   return snapshot;
 }
 
-/** Renders the plan as one `nft -f -` transaction. */
-export function renderNftScript(ops: readonly GateOp[]): string {
+/** Renders the plan (and the new generation token) as one `nft -f -` transaction. */
+export function renderNftScript(ops: readonly GateOp[], generation?: string): string {
   const lines: string[] = [];
-  const leaseRule = (key: string, at: Date): string =>
-    `meta time < ${epochSeconds(at)} accept ${comment(key, ':lease')}`;
-  const dropRule = (key: string, c?: PacketCount): string =>
-    `counter${c ? ` packets ${c.packets} bytes ${c.bytes}` : ''} drop ${comment(key, ':drop')}`;
+  const leaseRule = (id: string, key: string, at: Date): string =>
+    `add rule ${T} ${leaseChain(id)} meta time < ${epochSeconds(at)} accept ${comment(key, ':lease')}`;
+  // `add chain` is a no-op on an existing chain, so flush/delete never fail on a missing one.
+  const ensureChains = (id: string): void => {
+    lines.push(`add chain ${T} ${pairChain(id)}`, `add chain ${T} ${leaseChain(id)}`);
+  };
+  const pairRules = (id: string, key: string, lease: Date | undefined, drop?: PacketCount): void => {
+    ensureChains(id);
+    lines.push(`flush chain ${T} ${pairChain(id)}`, `flush chain ${T} ${leaseChain(id)}`);
+    lines.push(`add rule ${T} ${pairChain(id)} jump ${leaseChain(id)}`);
+    lines.push(
+      `add rule ${T} ${pairChain(id)} counter${drop ? ` packets ${drop.packets} bytes ${drop.bytes}` : ''} drop ${comment(key, ':drop')}`,
+    );
+    if (lease) lines.push(leaseRule(id, key, lease));
+  };
   for (const o of ops) {
     switch (o.op) {
       case 'create-main':
@@ -155,24 +200,20 @@ export function renderNftScript(ops: readonly GateOp[]): string {
         );
         break;
       case 'delete-rule':
-        lines.push(`delete rule ${T} ${o.ref.chain} handle ${o.ref.handle}`);
+        lines.push(
+          o.ref.handle === undefined
+            ? `flush chain ${T} ${o.ref.chain}`
+            : `delete rule ${T} ${o.ref.chain} handle ${o.ref.handle}`,
+        );
         break;
       case 'create-pair':
-        lines.push(`add chain ${T} ${pairChain(o.id)}`);
-        if (o.lease) lines.push(`add rule ${T} ${pairChain(o.id)} ${leaseRule(o.key, o.lease)}`);
-        lines.push(`add rule ${T} ${pairChain(o.id)} ${dropRule(o.key)}`);
+        pairRules(o.id, o.key, o.lease);
         break;
       case 'reset-pair':
-        lines.push(`flush chain ${T} ${pairChain(o.id)}`);
-        if (o.lease) lines.push(`add rule ${T} ${pairChain(o.id)} ${leaseRule(o.key, o.lease)}`);
-        lines.push(`add rule ${T} ${pairChain(o.id)} ${dropRule(o.key, o.drop)}`);
+        pairRules(o.id, o.key, o.lease, o.drop);
         break;
       case 'set-lease':
-        lines.push(
-          o.replace
-            ? `replace rule ${T} ${pairChain(o.id)} handle ${o.replace.handle} ${leaseRule(o.key, o.expiresAt)}`
-            : `insert rule ${T} ${pairChain(o.id)} ${leaseRule(o.key, o.expiresAt)}`,
-        );
+        lines.push(`flush chain ${T} ${leaseChain(o.id)}`, leaseRule(o.id, o.key, o.expiresAt));
         break;
       case 'add-jump':
         lines.push(
@@ -180,11 +221,35 @@ export function renderNftScript(ops: readonly GateOp[]): string {
         );
         break;
       case 'delete-pair':
-        lines.push(`flush chain ${T} ${pairChain(o.id)}`, `delete chain ${T} ${pairChain(o.id)}`);
+        ensureChains(o.id);
+        lines.push(
+          `flush chain ${T} ${pairChain(o.id)}`,
+          `flush chain ${T} ${leaseChain(o.id)}`,
+          `delete chain ${T} ${pairChain(o.id)}`,
+          `delete chain ${T} ${leaseChain(o.id)}`,
+        );
         break;
     }
   }
+  if (generation !== undefined) {
+    lines.push(
+      `add table ${G}`,
+      `add chain ${G} gen`,
+      `flush chain ${G} gen`,
+      `add rule ${G} gen counter comment "probegate:gen:${generation}"`,
+    );
+  }
   return `${lines.join('\n')}\n`;
+}
+
+/** Reads the token from `nft -j list table inet probegate_gen`. */
+export function parseNftGeneration(text: string): string | undefined {
+  const items = (JSON.parse(text) as { nftables: NftItem[] }).nftables;
+  for (const it of items) {
+    const m = /^probegate:gen:([0-9a-f]+)$/.exec(it.rule?.comment ?? '');
+    if (m) return m[1];
+  }
+  return undefined;
 }
 
 /** Probe gate in a table of our own, `inet probegate`, with its own input hook. */
@@ -193,26 +258,42 @@ export class NftablesBackend implements GateBackend {
 
   constructor(private readonly runner: CommandRunner) {}
 
-  async read(): Promise<GateSnapshot> {
-    try {
-      const { stdout } = await this.runner.run(['nft', '-j', 'list', 'table', FAMILY, NFT_TABLE]);
-      return parseNftJson(stdout);
-    } catch (err) {
-      if (err instanceof CommandError && /No such file or directory/.test(err.stderr)) {
-        return { mainExists: false, hooks: [], foreign: [], pairs: new Map() };
-      }
-      throw err;
-    }
+  leaseRef(id: string): RuleRef {
+    return { chain: leaseChain(id) };
   }
 
-  async write(ops: readonly GateOp[]): Promise<void> {
-    await this.runner.run(['nft', '-f', '-'], { input: renderNftScript(ops) });
+  async read(): Promise<GateSnapshot> {
+    const [main, generation] = await Promise.all([this.list(NFT_TABLE), this.readGeneration()]);
+    const snapshot = main === undefined ? emptySnapshot() : parseNftJson(main);
+    if (generation !== undefined) snapshot.generation = generation;
+    return snapshot;
+  }
+
+  async readGeneration(): Promise<string | undefined> {
+    const text = await this.list(NFT_GEN_TABLE);
+    return text === undefined ? undefined : parseNftGeneration(text);
+  }
+
+  async write(ops: readonly GateOp[], generation?: string): Promise<void> {
+    await this.runner.run(['nft', '-f', '-'], { input: renderNftScript(ops, generation) });
   }
 
   async cleanup(): Promise<boolean> {
-    const snapshot = await this.read();
-    if (!snapshot.mainExists) return false;
-    await this.runner.run(['nft', '-f', '-'], { input: `delete table ${T}\n` });
+    const [main, gen] = await Promise.all([this.list(NFT_TABLE), this.list(NFT_GEN_TABLE)]);
+    if (main === undefined && gen === undefined) return false;
+    // `add` first so that `delete` cannot fail on a table that is already gone.
+    await this.runner.run(['nft', '-f', '-'], {
+      input: `add table ${T}\ndelete table ${T}\nadd table ${G}\ndelete table ${G}\n`,
+    });
     return true;
+  }
+
+  private async list(table: string): Promise<string | undefined> {
+    try {
+      return (await this.runner.run(['nft', '-j', 'list', 'table', FAMILY, table])).stdout;
+    } catch (err) {
+      if (err instanceof CommandError && /No such file or directory/.test(err.stderr)) return undefined;
+      throw err;
+    }
   }
 }

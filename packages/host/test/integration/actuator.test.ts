@@ -150,6 +150,23 @@ describe.each(BACKENDS)('host actuator on %s', (backend) => {
     expect(await probe(t)).toBe('probe-ok');
   });
 
+  it('notices when another run wrote in between, and re-reads instead of trusting its memory', async () => {
+    topo = await createTopology(backend);
+    const t = topo;
+    const first = await createHostActuator({ backend, runner: t.runner });
+    await first.apply([pair(true)], { now: new Date(), leaseSeconds: LEASE });
+    await first.apply([pair(true)], { now: new Date(), leaseSeconds: LEASE }); // steady state
+    const other = await createHostActuator({
+      backend,
+      runner: new ExecaCommandRunner(['ip', 'netns', 'exec', t.node]),
+    });
+    await other.apply([pair(false)], { now: new Date(), leaseSeconds: LEASE });
+    expect(await probe(t)).toBeUndefined();
+    const back = await first.apply([pair(true)], { now: new Date(), leaseSeconds: LEASE });
+    expect(back.changes.map((c) => c.kind).sort()).toEqual(['gate-opened', 'vip-bound']);
+    expect(await probe(t)).toBe('probe-ok');
+  });
+
   it('leaves the namespace exactly as before after cleanup', async () => {
     topo = await createTopology(backend);
     const t = topo;

@@ -4,6 +4,7 @@ import {
   emptySnapshot,
   type GateOp,
   type GateSnapshot,
+  projectSnapshot,
   type RuleRef,
   type SnapshotPair,
 } from '../../src/gate-model.js';
@@ -189,5 +190,31 @@ describe('planGate', () => {
     const lapsed = planGate(opened, [standby], expired, LEASE);
     expect(lapsed.changes).toEqual([]);
     expect(lapsed.ops.map((o) => o.op)).toEqual(['delete-rule']);
+  });
+});
+
+describe('projectSnapshot', () => {
+  const leaseRef = (id: string) => ({ chain: `lease-${id}` });
+  const active: DesiredPair = { id: 'a', key: 'ns/a', cidrs: ['10.0.0.0/8'], ports: [80], active: true };
+  const opened = simulate(emptySnapshot(), planGate(emptySnapshot(), [active], NOW, LEASE).ops);
+
+  it('predicts the kernel after a flip or renewal, so planning again finds nothing', () => {
+    for (const [desired, at] of [
+      [{ ...active, active: false }, NOW],
+      [active, new Date(NOW.getTime() + 20_000)],
+    ] as const) {
+      const plan = planGate(opened, [desired], at, LEASE);
+      const projected = projectSnapshot(opened, plan.ops, leaseRef);
+      expect(projected).toBeDefined();
+      expect(planGate(projected as GateSnapshot, [desired], at, LEASE).ops).toEqual([]);
+    }
+  });
+
+  it('refuses to predict structural changes (those force a full read)', () => {
+    const other: DesiredPair = { ...active, id: 'b', key: 'ns/b', ports: [81] };
+    expect(
+      projectSnapshot(opened, planGate(opened, [active, other], NOW, LEASE).ops, leaseRef),
+    ).toBeUndefined();
+    expect(projectSnapshot(opened, planGate(opened, [], NOW, LEASE).ops, leaseRef)).toBeUndefined();
   });
 });

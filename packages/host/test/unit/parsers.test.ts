@@ -9,7 +9,7 @@ import {
   renderIptablesRestore,
   tokenize,
 } from '../../src/iptables-backend.js';
-import { parseNftJson, renderNftScript } from '../../src/nftables-backend.js';
+import { parseNftGeneration, parseNftJson, renderNftScript } from '../../src/nftables-backend.js';
 import { pairId } from '../../src/pair-id.js';
 import { parseLabelledVips } from '../../src/vip.js';
 
@@ -136,7 +136,7 @@ describe('iptables rendering', () => {
 });
 
 describe('nft rendering', () => {
-  it('writes one transaction with leases as epoch seconds', () => {
+  it('writes one transaction with leases as epoch seconds and the generation token', () => {
     const script = renderNftScript(
       planGate(
         emptySnapshot(),
@@ -144,19 +144,28 @@ describe('nft rendering', () => {
         NOW,
         30,
       ).ops,
+      'feed',
     );
     expect(script.split('\n')).toEqual([
       'add table inet probegate',
       'add chain inet probegate input { type filter hook input priority -10; policy accept; }',
       'add chain inet probegate pg_abc',
-      `add rule inet probegate pg_abc meta time < ${NOW.getTime() / 1000 + 30} accept comment "probegate:ns/a:lease"`,
+      'add chain inet probegate pgl_abc',
+      'flush chain inet probegate pg_abc',
+      'flush chain inet probegate pgl_abc',
+      'add rule inet probegate pg_abc jump pgl_abc',
       'add rule inet probegate pg_abc counter drop comment "probegate:ns/a:drop"',
+      `add rule inet probegate pgl_abc meta time < ${NOW.getTime() / 1000 + 30} accept comment "probegate:ns/a:lease"`,
       'add rule inet probegate input ip saddr 10.0.0.0/8 tcp dport 80 counter jump pg_abc comment "probegate:ns/a"',
+      'add table inet probegate_gen',
+      'add chain inet probegate_gen gen',
+      'flush chain inet probegate_gen gen',
+      'add rule inet probegate_gen gen counter comment "probegate:gen:feed"',
       '',
     ]);
   });
 
-  it('renews by replacing the lease rule in place, by handle', () => {
+  it('renews and closes by rewriting only the lease chain (the drop counter is untouched)', () => {
     const s = parseNftJson(fixture('nft-list-table.json'));
     const later = new Date('2026-11-25T04:59:00Z');
     const desired: DesiredPair[] = [
@@ -164,8 +173,20 @@ describe('nft rendering', () => {
       { id: db, key: 'shop/db', cidrs: ['168.63.129.16/32'], ports: [5432], active: false },
     ];
     expect(renderNftScript(planGate(s, desired, later, 3600).ops)).toBe(
-      `replace rule inet probegate pg_${web} handle 3 meta time < ${later.getTime() / 1000 + 3600} accept comment "probegate:shop/web:lease"\n`,
+      `flush chain inet probegate pgl_${web}\n` +
+        `add rule inet probegate pgl_${web} meta time < ${later.getTime() / 1000 + 3600} accept comment "probegate:shop/web:lease"\n`,
     );
+    const closed = desired.map((d) => ({ ...d, active: false }));
+    expect(renderNftScript(planGate(s, closed, later, 3600).ops)).toBe(
+      `flush chain inet probegate pgl_${web}\n`,
+    );
+  });
+
+  it('reads the generation token', () => {
+    const text = JSON.stringify({
+      nftables: [{ rule: { chain: 'gen', handle: 2, comment: 'probegate:gen:0a1b', expr: [] } }],
+    });
+    expect(parseNftGeneration(text)).toBe('0a1b');
   });
 });
 
