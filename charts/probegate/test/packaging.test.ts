@@ -1,7 +1,15 @@
 // The container image (Dockerfile, checked statically: no container engine here) and the VM
 // packaging (systemd unit checked by systemd-analyze, its capability set tried for real with the
 // host tools inside a network namespace made for the test).
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requireRoot } from '@probegate/testenv';
@@ -99,6 +107,44 @@ describe('Dockerfile', () => {
       for (const source of copy.args.split(/\s+/).slice(0, -1))
         expect(existsSync(join(repoRoot, source)), source).toBe(true);
     }
+  });
+
+  it('`npm ci --omit=dev` is enough: every package the image runs imports only its production dependencies', () => {
+    const problems: string[] = [];
+    const checked = new Set<string>();
+    for (const pkg of ['core', 'host', 'controller']) {
+      const manifest = JSON.parse(read(`packages/${pkg}/package.json`)) as {
+        dependencies?: Record<string, string>;
+      };
+      const allowed = new Set(Object.keys(manifest.dependencies ?? {}));
+      const files = readdirSync(join(repoRoot, 'packages', pkg, 'src'), {
+        recursive: true,
+        encoding: 'utf8',
+      }).filter((file) => file.endsWith('.ts'));
+      for (const file of files) {
+        const source = read(`packages/${pkg}/src/${file}`);
+        const specifiers = [
+          ...source.matchAll(/^\s*(?:import|export)\s+(?!type\s)[^;]*?\bfrom\s+'([^']+)'/gms),
+          ...source.matchAll(/^\s*import\s+'([^']+)'/gm),
+          ...source.matchAll(/\bimport\(\s*'([^']+)'\s*\)/g),
+        ].map((match) => match[1] as string);
+        for (const specifier of specifiers) {
+          if (specifier.startsWith('.') || specifier.startsWith('node:')) continue;
+          const name = specifier.startsWith('@')
+            ? specifier.split('/').slice(0, 2).join('/')
+            : specifier.split('/')[0];
+          // Workspace packages are linked by npm ci itself.
+          if (name?.startsWith('@probegate/')) continue;
+          checked.add(`${pkg}:${name}`);
+          if (!allowed.has(name ?? '')) problems.push(`packages/${pkg}/src/${file} imports ${specifier}`);
+        }
+      }
+    }
+    expect(problems).toEqual([]);
+    // The scan found the real third-party imports (not a vacuous pass).
+    expect([...checked]).toEqual(
+      expect.arrayContaining(['core:typebox', 'host:execa', 'controller:prom-client']),
+    );
   });
 
   it('.dockerignore keeps dependencies, builds and tests out of the context but keeps manifests in', () => {
