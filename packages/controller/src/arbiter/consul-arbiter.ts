@@ -72,7 +72,6 @@ interface LockChannel {
   key: string;
   /** Whether the last answer showed one of this node's sessions holding the lock. */
   heldByUs: boolean;
-  watch: BlockingWatch<KvEntry | undefined>;
   listeners: Set<(view: LockView) => void>;
   latest?: { entry: KvEntry | undefined; index: bigint; readAt: number };
   view?: LockView;
@@ -112,6 +111,8 @@ export class ConsulArbiter implements Arbiter {
   private readonly health = new Map<string, HealthChannel>();
   private readonly healthByPair = new Map<string, { channel: HealthChannel; subscriber: HealthSubscriber }>();
   private readonly locks = new Map<string, LockChannel>();
+  /** One blocking query on the whole key prefix serves every pair's lock (1,000 pairs, 1 connection). */
+  private lockWatch: BlockingWatch<KvEntry[]> | undefined;
   private sessionManager: SessionManager | undefined;
   private sessionsLoading: Promise<SessionManager> | undefined;
   private closed = false;
@@ -252,24 +253,10 @@ export class ConsulArbiter implements Arbiter {
     const key = this.keyOf(pair);
     let channel = this.locks.get(key);
     if (!channel) {
-      const created: LockChannel = {
-        key,
-        heldByUs: false,
-        listeners: new Set(),
-        watch: new BlockingWatch(
-          (query) => this.client.kvGet(key, query),
-          (entry, index, readAt) => {
-            created.latest = { entry, index, readAt };
-            this.publishLock(created);
-          },
-          (error) => this.options.onError?.(error),
-          this.timing,
-          this.options.onListenerError,
-        ),
-      };
+      const created: LockChannel = { key, heldByUs: false, listeners: new Set() };
       channel = created;
       this.locks.set(key, channel);
-      channel.watch.start();
+      this.ensureLockWatch();
       // Sessions kept from before a restart make ownSessionValid right from the first view.
       this.sessions().then(
         () => this.publishLock(created),
@@ -286,9 +273,32 @@ export class ConsulArbiter implements Arbiter {
       ready.listeners.delete(listener);
       if (ready.listeners.size === 0 && this.locks.get(key) === ready) {
         this.locks.delete(key);
-        void ready.watch.stop();
+        if (this.locks.size === 0) {
+          const watch = this.lockWatch;
+          this.lockWatch = undefined;
+          void watch?.stop();
+        }
       }
     };
+  }
+
+  private ensureLockWatch(): void {
+    if (this.lockWatch) return;
+    const prefix = `${this.options.keyPrefix ?? defaultKeyPrefix}/`;
+    this.lockWatch = new BlockingWatch(
+      (query) => this.client.kvList(prefix, query),
+      (entries, index, readAt) => {
+        const byKey = new Map(entries.map((e) => [e.key, e]));
+        for (const channel of this.locks.values()) {
+          channel.latest = { entry: byKey.get(channel.key), index, readAt };
+          this.publishLock(channel);
+        }
+      },
+      (error) => this.options.onError?.(error),
+      this.timing,
+      this.options.onListenerError,
+    );
+    this.lockWatch.start();
   }
 
   lockOf(pair: PairKey): LockView | undefined {
@@ -350,7 +360,9 @@ export class ConsulArbiter implements Arbiter {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const watches = [...this.health.values(), ...this.locks.values()].map((c) => c.watch.stop());
+    const watches = [...this.health.values()].map((c) => c.watch.stop());
+    if (this.lockWatch) watches.push(this.lockWatch.stop());
+    this.lockWatch = undefined;
     this.health.clear();
     this.locks.clear();
     await Promise.all(watches);

@@ -43,7 +43,7 @@ interface ConsulSurface {
     ): WithResponse;
   };
   kv: {
-    get(options: BlockingCallOptions & { key: string }): WithResponse;
+    get(options: BlockingCallOptions & { key: string; recurse?: boolean }): WithResponse;
     set(
       options: CommonCallOptions & {
         key: string;
@@ -212,6 +212,26 @@ function parseKv(body: unknown, response: RawResponse): KvEntry | undefined {
   return entry;
 }
 
+function parseKvList(body: unknown, response: RawResponse): KvEntry[] {
+  if (body === undefined) {
+    if (response.statusCode === 404) return [];
+    throw malformed('kv.list', `expected a JSON array, got ${JSON.stringify(response.body)?.slice(0, 80)}`);
+  }
+  const items = Array.isArray(body) ? body : [body];
+  return items.map((item) => {
+    if (!isRecord(item) || !str(item.Key) || typeof item.ModifyIndex !== 'number') {
+      throw malformed('kv.list', 'expected entries holding Key and ModifyIndex');
+    }
+    const entry: KvEntry = {
+      key: item.Key,
+      value: str(item.Value) ? item.Value : null,
+      modifyIndex: item.ModifyIndex,
+    };
+    if (str(item.Session) && item.Session !== '') entry.session = item.Session;
+    return entry;
+  });
+}
+
 function parseSession(operation: string, item: unknown): SessionInfo {
   if (!isRecord(item) || !str(item.ID) || !str(item.Node))
     throw malformed(operation, 'session lacks ID or Node');
@@ -271,6 +291,17 @@ export class ConsulClient {
       query.signal,
       (c) => this.consul.kv.get({ ...c, ...this.blockingOptions(query), key }),
       (body, response) => ({ value: parseKv(body, response), index: indexOf('kv.get', response) }),
+    );
+  }
+
+  /** Every entry under a prefix (recurse), as one blocking query: one watch serves all pairs' locks. */
+  async kvList(prefix: string, query: BlockingQuery): Promise<Blocking<KvEntry[]>> {
+    return this.call(
+      'kv.list',
+      this.blockingTimeout(query),
+      query.signal,
+      (c) => this.consul.kv.get({ ...c, ...this.blockingOptions(query), key: prefix, recurse: true }),
+      (body, response) => ({ value: parseKvList(body, response), index: indexOf('kv.list', response) }),
     );
   }
 

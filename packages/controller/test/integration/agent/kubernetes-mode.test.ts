@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import type { FailoverPairStatus } from '@probegate/core';
 import { createHostActuator, ExecaCommandRunner } from '@probegate/host';
@@ -13,6 +14,7 @@ import {
   startKubeApi,
   waitFor,
 } from '@probegate/testenv';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Agent } from '../../../src/agent/agent.js';
 import { GROUP, installCrd, nodeKernel, PLURAL, pairManifest, startKubeAgent, VERSION } from './harness.js';
@@ -25,6 +27,7 @@ let objects: CustomObjectsApi;
 const kernels: Record<string, string> = {};
 const agents: Record<string, Agent> = {};
 const NAME = 'web';
+const CLI = resolve(import.meta.dirname, '../../../src/cli/main.ts');
 
 const getPair = async () =>
   (await objects.getNamespacedCustomObject({
@@ -179,6 +182,29 @@ describe('agents reconciling a FailoverPair against the real API server, Consul 
       },
       { what: 'vm1 kernel to gate port 9090 after restart + compaction', timeoutMs: 60_000 },
     );
+  });
+
+  it('`probegate status` lists the pair with its active node, and `probegate switchover` moves it', async () => {
+    const cli = (...args: string[]) =>
+      execa(process.execPath, [
+        '--conditions=probegate-source',
+        '--import',
+        'tsx',
+        CLI,
+        ...args,
+        '--kubeconfig',
+        api.kubeconfigPath,
+      ]);
+    const status = JSON.parse((await cli('status', '-o', 'json')).stdout) as {
+      pair: string;
+      activeNode: string;
+    }[];
+    expect(status).toEqual([expect.objectContaining({ pair: `default/${NAME}`, activeNode: 'vm1' })]);
+    await cli('switchover', `default/${NAME}`, '--to', 'vm2');
+    await activeNodeIs('vm2');
+    expect(await kernelState('vm1')).toMatchObject({ gate: 'Closed', vipBound: false });
+    await cli('switchover', `default/${NAME}`, '--clear');
+    await activeNodeIs('vm1');
   });
 
   it('refuses invalid pairs at the API server with the CEL messages', async () => {
