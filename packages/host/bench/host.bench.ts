@@ -2,7 +2,7 @@
 // Each measurement runs in a namespace of its own (created and deleted here); the
 // worker runs inside it so commands run as on a host. Prints figures, writes JSON.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createNamespace, destroyAllNamespaces, destroyNamespace, requireRoot } from '@probegate/testenv';
@@ -16,7 +16,13 @@ const worker = resolve(here, 'worker.ts');
 const BACKENDS: BackendName[] = ['iptables-nft', 'iptables-legacy', 'nftables'];
 const SIZES = [1, 100, 1000];
 const FLIP_SIZES = [1, 1000];
-const REPS = 9;
+const REPS = 5;
+const ROUNDS = 3;
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? Number.NaN;
+};
 
 interface Measured {
   ms: number;
@@ -55,6 +61,11 @@ const ratio = (a: number, b: number): number => Math.round((a / b) * 100) / 100;
 
 async function main(): Promise<void> {
   requireRoot();
+  console.log(
+    `load average at start: ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')} on ${cpus().length} cores`,
+  );
   const results: Record<string, unknown> = {};
   const goals: Record<string, { value: number; goal: string; met: boolean }> = {};
   for (const backend of BACKENDS) {
@@ -75,20 +86,30 @@ async function main(): Promise<void> {
         `apply ${String(n).padStart(4)} pairs from empty: ours ${fmt(ours.ms)} (${ours.processes} processes)  naive ${fmt(naive.ms)} (${naive.processes} processes)  speedup ${speedup}x`,
       );
     }
+    // Flips at both sizes alternate in rounds so that a change in machine load hits both alike.
+    const samples: Record<number, { ours: number[]; naive: number[] }> = {};
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const n of FLIP_SIZES) {
+        const ours = await measure({ backend, scenario: 'flip', mode: 'ours', pairs: n, reps: REPS });
+        const naive = await measure({ backend, scenario: 'flip', mode: 'naive', pairs: n, reps: REPS });
+        samples[n] ??= { ours: [], naive: [] };
+        samples[n].ours.push(...ours.samples);
+        samples[n].naive.push(...naive.samples);
+      }
+    }
     const flip: Record<number, unknown> = {};
     const flipMs: Record<number, number> = {};
     for (const n of FLIP_SIZES) {
-      const ours = await measure({ backend, scenario: 'flip', mode: 'ours', pairs: n, reps: REPS });
-      const naive = await measure({ backend, scenario: 'flip', mode: 'naive', pairs: n, reps: REPS });
-      flipMs[n] = ours.ms;
+      const s = samples[n] ?? { ours: [], naive: [] };
+      flipMs[n] = median(s.ours);
       flip[n] = {
-        oursMedianMs: ours.ms,
-        oursSamples: ours.samples,
-        naiveMedianMs: naive.ms,
-        naiveSamples: naive.samples,
+        oursMedianMs: median(s.ours),
+        naiveMedianMs: median(s.naive),
+        oursSamples: s.ours,
+        naiveSamples: s.naive,
       };
       console.log(
-        `flip one pair with ${String(n).padStart(4)} present: ours ${fmt(ours.ms)}  naive ${fmt(naive.ms)}  (median of ${REPS})`,
+        `flip one pair with ${String(n).padStart(4)} present: ours ${fmt(median(s.ours))}  naive ${fmt(median(s.naive))}  (median of ${s.ours.length})`,
       );
     }
     const growth = ratio(flipMs[1000] ?? 0, flipMs[1] ?? 1);
@@ -103,7 +124,7 @@ async function main(): Promise<void> {
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(
     out,
-    `${JSON.stringify({ date: new Date().toISOString(), cpus: cpus().length, results, goals }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), cpus: cpus().length, loadAverage: loadavg(), results, goals }, null, 2)}\n`,
   );
   console.log(`\nwrote ${out}`);
   for (const [name, g] of Object.entries(goals))

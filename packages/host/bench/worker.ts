@@ -160,7 +160,9 @@ async function main(task: WorkerTask): Promise<{ ms: number; samples: number[]; 
     const ms = performance.now() - start;
     return { ms, samples: [ms], processes };
   }
-  // Flip: pair 0 toggles while the others stay as they are.
+  // Flip: pair 0 toggles while the others stay as they are. One steady-state apply
+  // first, as a running agent has done before any flip.
+  await actuator.apply(pairs, { now: new Date(), leaseSeconds: LEASE });
   await actuator.apply(pairs, { now: new Date(), leaseSeconds: LEASE });
   const samples: number[] = [];
   const first = pairs[0] as PairGate;
