@@ -28,6 +28,9 @@ interface Measured {
   ms: number;
   samples: number[];
   processes: number;
+  /** False when the naive run hit its time cap: its time and the speedup are lower bounds. */
+  complete: boolean;
+  total: number;
 }
 
 async function measure(task: WorkerTask): Promise<Measured> {
@@ -73,17 +76,24 @@ async function main(): Promise<void> {
     const fromEmpty: Record<number, unknown> = {};
     for (const n of SIZES) {
       const ours = await measure({ backend, scenario: 'from-empty', mode: 'ours', pairs: n });
-      const naive = await measure({ backend, scenario: 'from-empty', mode: 'naive', pairs: n });
+      // The naive way takes minutes at 1,000 pairs on a busy machine: stop it once it has
+      // clearly lost (25x ours); the figures are then lower bounds, marked ">=".
+      const capMs = Math.max(10_000, 25 * ours.ms);
+      const naive = await measure({ backend, scenario: 'from-empty', mode: 'naive', pairs: n, capMs });
       const speedup = ratio(naive.ms, ours.ms);
+      const bound = naive.complete ? '' : '>=';
       fromEmpty[n] = {
         oursMs: ours.ms,
         naiveMs: naive.ms,
         oursProcesses: ours.processes,
         naiveProcesses: naive.processes,
+        naiveComplete: naive.complete,
+        naiveTotalProcesses: naive.total,
         speedup,
+        speedupIsLowerBound: !naive.complete,
       };
       console.log(
-        `apply ${String(n).padStart(4)} pairs from empty: ours ${fmt(ours.ms)} (${ours.processes} processes)  naive ${fmt(naive.ms)} (${naive.processes} processes)  speedup ${speedup}x`,
+        `apply ${String(n).padStart(4)} pairs from empty: ours ${fmt(ours.ms)} (${ours.processes} processes)  naive ${bound}${fmt(naive.ms)} (${naive.processes}/${naive.total} processes)  speedup ${bound}${speedup}x`,
       );
     }
     // Flips at both sizes alternate in rounds so that a change in machine load hits both alike.
@@ -113,8 +123,10 @@ async function main(): Promise<void> {
       );
     }
     const growth = ratio(flipMs[1000] ?? 0, flipMs[1] ?? 1);
-    const speedup1000 = (fromEmpty[1000] as { speedup: number }).speedup;
-    console.log(`-> 1,000 pairs from empty: ${speedup1000}x faster than naive (goal >= 20x)`);
+    const at1000 = fromEmpty[1000] as { speedup: number; speedupIsLowerBound: boolean };
+    const speedup1000 = at1000.speedup;
+    const atLeast = at1000.speedupIsLowerBound ? 'at least ' : '';
+    console.log(`-> 1,000 pairs from empty: ${atLeast}${speedup1000}x faster than naive (goal >= 20x)`);
     console.log(`-> flip cost growth 1 -> 1,000 pairs present: ${growth}x (goal <= 3x)`);
     goals[`${backend}.fromEmpty1000Speedup`] = { value: speedup1000, goal: '>= 20', met: speedup1000 >= 20 };
     goals[`${backend}.flipGrowth`] = { value: growth, goal: '<= 3', met: growth <= 3 };

@@ -19,6 +19,8 @@ export interface WorkerTask {
   mode: 'ours' | 'naive';
   pairs: number;
   reps?: number;
+  /** Naive from-empty only: stop after this long (the result is then a lower bound). */
+  capMs?: number;
 }
 
 const LEASE = 30;
@@ -141,7 +143,9 @@ const median = (xs: number[]): number => {
   return s[Math.floor(s.length / 2)] ?? Number.NaN;
 };
 
-async function main(task: WorkerTask): Promise<{ ms: number; samples: number[]; processes: number }> {
+async function main(
+  task: WorkerTask,
+): Promise<{ ms: number; samples: number[]; processes: number; complete?: boolean; total?: number }> {
   const runner = new ExecaCommandRunner();
   const actuator = await createHostActuator({ backend: task.backend, runner });
   const pairs = benchPairs(task.pairs);
@@ -154,11 +158,22 @@ async function main(task: WorkerTask): Promise<{ ms: number; samples: number[]; 
       processes = runner.spawned - before;
     } else {
       const commands = naiveCreate(task.backend, pairs, new Date());
-      for (const argv of commands) await run(argv);
-      processes = commands.length;
+      for (const argv of commands) {
+        await run(argv);
+        processes++;
+        if (task.capMs !== undefined && performance.now() - start > task.capMs) break;
+      }
+      const ms = performance.now() - start;
+      return {
+        ms,
+        samples: [ms],
+        processes,
+        complete: processes === commands.length,
+        total: commands.length,
+      };
     }
     const ms = performance.now() - start;
-    return { ms, samples: [ms], processes };
+    return { ms, samples: [ms], processes, complete: true, total: processes };
   }
   // Flip: pair 0 toggles while the others stay as they are. One steady-state apply
   // first, as a running agent has done before any flip.
@@ -184,7 +199,7 @@ async function main(task: WorkerTask): Promise<{ ms: number; samples: number[]; 
     }
     samples.push(performance.now() - start);
   }
-  return { ms: median(samples), samples, processes };
+  return { ms: median(samples), samples, processes, complete: true, total: processes };
 }
 
 const task = JSON.parse(process.argv[2] ?? '{}') as WorkerTask;

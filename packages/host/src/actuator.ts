@@ -109,12 +109,12 @@ export class KernelHostActuator implements HostActuator {
   }
 
   async observe(): Promise<ObservedState> {
-    const [snapshot, vips] = await Promise.all([this.readGate(), this.vips.read()]);
+    const [snapshot, loopback] = await Promise.all([this.readGate(), this.vips.read()]);
     return {
       backend: this.gate.name,
       hooked: snapshot.hooks.length > 0,
       pairs: observedPairs(snapshot, new Date()),
-      vips,
+      vips: loopback.labelled,
     };
   }
 
@@ -164,12 +164,14 @@ export class KernelHostActuator implements HostActuator {
     }));
     const wantedVips = new Set(valid.filter((p) => p.active && p.vip).map((p) => p.vip as string));
 
-    const [snapshot, boundVips] = await Promise.all([this.currentGate(), this.vips.read()]);
+    const [snapshot, loopback] = await Promise.all([this.currentGate(), this.vips.read()]);
     const plan = planGate(snapshot, desired, opts.now, leaseSeconds);
-    const bound = new Set(boundVips);
+    const bound = new Set(loopback.labelled);
     const changes: Change[] = [];
 
-    const toBind = [...wantedVips].filter((v) => !bound.has(v));
+    // An address already on lo without our label (added by hand, or by the old script)
+    // serves the VIP as it is: adding it again would fail, and it is not ours to remove.
+    const toBind = [...wantedVips].filter((v) => !loopback.all.has(v));
     const toUnbind = [...bound].filter((v) => !wantedVips.has(v));
     await this.vips.bind(toBind);
     changes.push(...toBind.map((vip): Change => ({ kind: 'vip-bound', vip })));
@@ -198,6 +200,6 @@ export class KernelHostActuator implements HostActuator {
   async cleanup(): Promise<void> {
     this.#known = undefined;
     await this.gate.cleanup();
-    await this.vips.unbind(await this.vips.read());
+    await this.vips.unbind((await this.vips.read()).labelled);
   }
 }

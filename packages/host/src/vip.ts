@@ -18,13 +18,28 @@ export function parseLabelledVips(text: string): string[] {
   );
 }
 
+/** Every IPv4 address on `lo`, whatever its label (e.g. a VIP added by hand or by the old script). */
+export function parseAllAddresses(text: string): string[] {
+  const links = JSON.parse(text || '[]') as IpAddrJson[];
+  return links.flatMap((l) =>
+    (l.addr_info ?? []).filter((a) => a.family === 'inet' && a.local).map((a) => a.local as string),
+  );
+}
+
+export interface LoopbackAddresses {
+  /** Ours: /32 with the probegate label. */
+  labelled: string[];
+  /** Every IPv4 address on lo. */
+  all: Set<string>;
+}
+
 /** VIPs as /32 on `lo`: observed from the kernel, only ever touching our labelled addresses. */
 export class VipManager {
   constructor(private readonly runner: CommandRunner) {}
 
-  async read(): Promise<string[]> {
+  async read(): Promise<LoopbackAddresses> {
     const { stdout } = await this.runner.run(['ip', '-j', 'addr', 'show', 'dev', 'lo']);
-    return parseLabelledVips(stdout);
+    return { labelled: parseLabelledVips(stdout), all: new Set(parseAllAddresses(stdout)) };
   }
 
   /** Binds all, in one `ip -batch` process: a 1,000-pair start is not 1,000 processes. */

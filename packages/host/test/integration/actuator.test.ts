@@ -1,4 +1,4 @@
-import { destroyAllNamespaces } from '@probegate/testenv';
+import { destroyAllNamespaces, execIn, mustExecIn } from '@probegate/testenv';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
   type BackendName,
@@ -165,6 +165,21 @@ describe.each(BACKENDS)('host actuator on %s', (backend) => {
     const back = await first.apply([pair(true)], { now: new Date(), leaseSeconds: LEASE });
     expect(back.changes.map((c) => c.kind).sort()).toEqual(['gate-opened', 'vip-bound']);
     expect(await probe(t)).toBe('probe-ok');
+  });
+
+  it('serves a VIP already on lo without our label, and never removes it', async () => {
+    topo = await createTopology(backend);
+    const t = topo;
+    await mustExecIn(t.node, ['ip', 'addr', 'add', `${VIP2}/32`, 'dev', 'lo']);
+    const b = pair(true, { key: 'shop/b', vip: VIP2 });
+    const up = await t.actuator.apply([b], { now: new Date(), leaseSeconds: LEASE });
+    expect(up.changes.map((c) => c.kind)).not.toContain('vip-bound');
+    expect(await viaVip(t, VIP2)).toBe('service-ok');
+    await t.actuator.apply([{ ...b, active: false }], { now: new Date(), leaseSeconds: LEASE });
+    expect((await t.actuator.observe()).vips).toEqual([]);
+    expect(await execIn(t.node, ['ip', '-4', 'addr', 'show', 'dev', 'lo'])).toMatchObject({
+      stdout: expect.stringContaining(`${VIP2}/32`),
+    });
   });
 
   it('leaves the namespace exactly as before after cleanup', async () => {
