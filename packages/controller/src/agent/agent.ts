@@ -22,7 +22,10 @@ export interface AgentOptions {
   /** Serve /metrics, /healthz, /readyz on this port (0: any free port; undefined: don't serve). */
   metricsPort?: number;
   metricsHost?: string;
-  /** Concurrent reconciles; they share kernel writes, so many are cheap. */
+  /**
+   * Concurrent reconciles (default 256). They wait mostly on the shared kernel write and on
+   * Consul, so a mass failover of 1,000 pairs rides on a few batched writes, not 1,000.
+   */
   workers?: number;
   /** Re-evaluate every pair this often (timers, lease renewal) even without events. */
   resyncMs?: number;
@@ -107,7 +110,7 @@ export class Agent {
     options.source.onChange((key) => this.queue.add(key));
     await options.source.start();
     await this.adoptKernelState();
-    for (let i = 0; i < (options.workers ?? 64); i++) this.workers.push(this.work());
+    for (let i = 0; i < (options.workers ?? 256); i++) this.workers.push(this.work());
     for (const key of options.source.keys()) this.queue.add(key);
     const resyncMs = options.resyncMs ?? Math.min(10_000, (this.leaseSeconds() * 1000) / 3);
     this.resyncTimer = setInterval(() => this.resync(), resyncMs);
@@ -134,6 +137,9 @@ export class Agent {
       this.host.set(key, gateOf(pair, open));
       if (open) log.info({ pair: key, node: this.options.node }, 'adopting open gate left by a previous run');
     }
+    // One write for everything: every pair gets its DROP rules (a pair with no rules would let
+    // probes through), open gates stay open, and pairs that no longer exist are removed.
+    await this.host.flush();
   }
 
   private resync(): void {

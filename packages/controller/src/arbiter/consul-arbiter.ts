@@ -204,7 +204,9 @@ export class ConsulArbiter implements Arbiter {
     for (let attempt = 0; attempt < 2; attempt++) {
       const session = await sessions.ensure(name, checks);
       if (!session) return false;
-      const { value: entry } = await this.client.kvGet(key, this.oneShot());
+      // The prefix watch already knows the key on attempt one; the PUT below is atomic anyway.
+      const watched = attempt === 0 ? this.locks.get(key)?.latest : undefined;
+      const entry = watched ? watched.entry : (await this.client.kvGet(key, this.oneShot())).value;
       if (entry?.session === session) return true;
       if (entry?.session) return false;
       const record = nextLockRecord(
@@ -418,7 +420,10 @@ export class ConsulArbiter implements Arbiter {
   /** serfHealth plus the service checks of this node's instance of the target; undefined if it has none. */
   private async sessionChecks(target: HealthTarget): Promise<string[] | undefined> {
     const consulNode = await this.consulNode();
-    const { value: instances } = await this.client.healthService(target, this.oneShot());
+    // The pair's health watch already holds the instances; ask Consul only when nobody watches.
+    const instances =
+      this.health.get(targetKey(target))?.latest?.instances ??
+      (await this.client.healthService(target, this.oneShot())).value;
     const mine = instancesOf({ node: this.options.node, address: '', consulNode }, instances);
     const serviceChecks = mine.flatMap((i) => i.checks.filter((c) => c.serviceId !== '').map((c) => c.id));
     if (serviceChecks.length === 0) return undefined;

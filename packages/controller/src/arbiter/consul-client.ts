@@ -1,4 +1,6 @@
 import { EventEmitter } from 'node:events';
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import Consul from 'consul';
 import { parseConsulIndex } from './blocking-index.js';
 import type { ConsulConnection } from './consul-config.js';
@@ -77,7 +79,14 @@ interface ConsulConstructorOptions {
   defaults?: { token?: string };
   ca?: string;
   servername?: string;
+  agent?: HttpAgent | HttpsAgent;
 }
+
+/**
+ * Consul refuses more than 200 connections per client address (http_max_conns_per_client), and a
+ * mass failover of 1,000 pairs makes 1,000 calls at once: share a bounded pool of kept-alive sockets.
+ */
+export const CONSUL_MAX_SOCKETS = 64;
 
 const ConsulClass = Consul as unknown as new (options: ConsulConstructorOptions) => ConsulSurface;
 
@@ -248,6 +257,7 @@ function parseSession(operation: string, item: unknown): SessionInfo {
 /** The arbiter's narrow view of Consul's HTTP API, with errors classified, metered and tracked. */
 export class ConsulClient {
   private readonly consul: ConsulSurface;
+  private readonly agent: HttpAgent | HttpsAgent;
   private readonly requestTimeoutMs: number;
   private readonly metrics: ArbiterMetrics;
 
@@ -257,6 +267,10 @@ export class ConsulClient {
     if (connection.token) constructorOptions.defaults = { token: connection.token };
     if (connection.caPem) constructorOptions.ca = connection.caPem;
     if (connection.serverName) constructorOptions.servername = connection.serverName;
+    this.agent = connection.address.startsWith('https:')
+      ? new HttpsAgent({ keepAlive: true, maxSockets: CONSUL_MAX_SOCKETS })
+      : new HttpAgent({ keepAlive: true, maxSockets: CONSUL_MAX_SOCKETS });
+    constructorOptions.agent = this.agent;
     this.consul = new ConsulClass(constructorOptions);
     this.requestTimeoutMs = options.requestTimeoutMs ?? 5_000;
     this.metrics = options.metrics ?? noopArbiterMetrics;
@@ -264,6 +278,7 @@ export class ConsulClient {
 
   close(): void {
     this.consul.destroy();
+    this.agent.destroy();
   }
 
   async healthService(target: HealthTarget, query: BlockingQuery): Promise<Blocking<ServiceInstance[]>> {

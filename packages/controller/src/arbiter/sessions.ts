@@ -42,7 +42,22 @@ export class SessionManager {
   }
 
   /** A valid session with exactly these checks, or undefined when Consul refuses one (a check is critical). */
-  async ensure(name: string, checks: string[]): Promise<string | undefined> {
+  private readonly inFlight = new Map<string, Promise<string | undefined>>();
+
+  /**
+   * The session named `name` with exactly `checks`, reused or made. Concurrent callers share one
+   * lookup: a mass failover must not create (and then destroy) a session per pair.
+   */
+  ensure(name: string, checks: string[]): Promise<string | undefined> {
+    const key = `${name}\u0000${[...checks].sort().join(',')}`;
+    const pending = this.inFlight.get(key);
+    if (pending) return pending;
+    const started = this.ensureNow(name, checks).finally(() => this.inFlight.delete(key));
+    this.inFlight.set(key, started);
+    return started;
+  }
+
+  private async ensureNow(name: string, checks: string[]): Promise<string | undefined> {
     const known = this.byName.get(name);
     if (known) {
       const info = await this.client.sessionInfo(known);

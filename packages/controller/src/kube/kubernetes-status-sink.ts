@@ -58,8 +58,10 @@ export class KubernetesEventSink implements EventSink {
       .createEvent({ namespace: pair.namespace, name: pair.name, reason, message, type, at: new Date() })
       .catch((error: { code?: number }) => {
         if (error?.code === 404) {
+          // Several events may be in flight when the first 404 arrives: say it once.
+          if (!this.disabled)
+            this.log.warn('the API server does not serve core/v1 events; transitions are logged only');
           this.disabled = true;
-          this.log.warn('the API server does not serve core/v1 events; transitions are logged only');
         } else {
           this.log.debug({ err: error, pair: pair.key }, 'could not record event');
         }
