@@ -18,7 +18,14 @@ export class VipClient {
     this.process = startInNamespace(
       'client',
       this.ns,
-      [node24(), helperScript('client.ts'), VIP, String(WEB_PORT), String(this.intervalMs), String(this.timeoutMs)],
+      [
+        node24(),
+        helperScript('client.ts'),
+        VIP,
+        String(WEB_PORT),
+        String(this.intervalMs),
+        String(this.timeoutMs),
+      ],
       {
         onLine: (line) => {
           const e = JSON.parse(line) as Omit<ClientEvent, 'kind'>;

@@ -70,7 +70,12 @@ export class NsConsulAgent {
       '-hcl=performance { raft_multiplier = 1 }',
     ];
     if (this.role === 'server') argv.push('-server', '-bootstrap-expect=1');
-    else argv.push(`-retry-join=${CONSUL_SERVER_ADDR}`, '-retry-interval=1s', `-config-file=${join(this.dataDir, 'web.json')}`);
+    else
+      argv.push(
+        `-retry-join=${CONSUL_SERVER_ADDR}`,
+        '-retry-interval=1s',
+        `-config-file=${join(this.dataDir, 'web.json')}`,
+      );
     this.process = startInNamespace(`consul-${this.nodeName}`, this.ns, argv);
   }
 
@@ -124,7 +129,11 @@ export async function webHealth(baseUrl: string): Promise<Record<string, string>
 }
 
 /** Waits until the server has a leader and both VM nodes are in the catalog with the web service. */
-export async function waitForCluster(baseUrl: string, nodes: readonly string[], tail: () => string): Promise<void> {
+export async function waitForCluster(
+  baseUrl: string,
+  nodes: readonly string[],
+  tail: () => string,
+): Promise<void> {
   await waitFor(
     async () => {
       const leader = await consulGet<string>(baseUrl, '/v1/status/leader');

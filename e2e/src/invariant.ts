@@ -72,10 +72,7 @@ export function checkInvariant(
   // Routes before the window still decide where traffic went at its start.
   const routesBefore = timeline.routes.filter((r) => r.t < window.from);
   const lastBefore = routesBefore[routesBefore.length - 1];
-  const routes = [
-    ...(lastBefore ? [{ ...lastBefore, t: window.from }] : []),
-    ...clip(timeline.routes),
-  ];
+  const routes = [...(lastBefore ? [{ ...lastBefore, t: window.from }] : []), ...clip(timeline.routes)];
   const [r1, r2] = BACKENDS.map((b) => routedIntervals(routes, b, window.to));
   const answeredBy: Record<string, number> = {};
   const badAnswers: ClientEvent[] = [];

@@ -27,11 +27,17 @@ export function pairManifest(options: E2ePairOptions = {}): Record<string, unkno
     metadata: {
       name: options.name ?? 'web',
       namespace: options.namespace ?? 'default',
-      ...(options.switchoverTo ? { annotations: { 'probegate.io/switchover-to': options.switchoverTo } } : {}),
+      ...(options.switchoverTo
+        ? { annotations: { 'probegate.io/switchover-to': options.switchoverTo } }
+        : {}),
     },
     spec: {
       vip: options.vip ?? VIP,
-      probe: { ports: options.ports ?? [WEB_PORT], protocol: 'HTTP', sourceCIDRs: [`${PROBE_SOURCE_ADDR}/32`] },
+      probe: {
+        ports: options.ports ?? [WEB_PORT],
+        protocol: 'HTTP',
+        sourceCIDRs: [`${PROBE_SOURCE_ADDR}/32`],
+      },
       consul: { service: 'web' },
       primary: { node: 'vm1', address: VM1_ADDR },
       secondary: { node: 'vm2', address: VM2_ADDR },

@@ -1,12 +1,13 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { waitFor } from '@probegate/testenv';
 import { join } from 'node:path';
+import { waitFor } from '@probegate/testenv';
 import { execa } from 'execa';
 import { type NsProcess, startInNamespace } from './ns-process.js';
 import { node24, repoRoot } from './paths.js';
 
 // PROBEGATE_E2E_CONTROLLER_DIR runs another checkout of the controller (e.g. a fix under test).
-const controllerDir = () => process.env.PROBEGATE_E2E_CONTROLLER_DIR ?? join(repoRoot, 'packages', 'controller');
+const controllerDir = () =>
+  process.env.PROBEGATE_E2E_CONTROLLER_DIR ?? join(repoRoot, 'packages', 'controller');
 
 let built: Promise<void> | undefined;
 
@@ -18,9 +19,15 @@ let built: Promise<void> | undefined;
 export function ensureProbegateBuilt(): Promise<void> {
   built ??= (async () => {
     const tsc = join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc');
-    const r = await execa(node24(), [tsc, '-b', controllerDir()], { cwd: repoRoot, reject: false, all: true });
+    const r = await execa(node24(), [tsc, '-b', controllerDir()], {
+      cwd: repoRoot,
+      reject: false,
+      all: true,
+    });
     if (r.exitCode !== 0) {
-      throw new Error(`cannot build the probegate CLI (tsc -b ${controllerDir()}) for e2e:\n${String(r.all)}`);
+      throw new Error(
+        `cannot build the probegate CLI (tsc -b ${controllerDir()}) for e2e:\n${String(r.all)}`,
+      );
     }
   })();
   return built;
@@ -56,7 +63,9 @@ export class ProbegateAgentProcess {
 
   start(): void {
     const sourceFlags =
-      'pairsFile' in this.source ? ['--pairs-file', this.source.pairsFile] : ['--kubeconfig', this.source.kubeconfig];
+      'pairsFile' in this.source
+        ? ['--pairs-file', this.source.pairsFile]
+        : ['--kubeconfig', this.source.kubeconfig];
     this.process = startInNamespace(
       `agent-${this.node}`,
       this.ns,
@@ -97,6 +106,11 @@ export class ProbegateAgentProcess {
     });
   }
 
+  /** SIGHUP: re-read the pairs file (the documented way besides the file watch). */
+  reload(): void {
+    this.process?.kill('SIGHUP');
+  }
+
   /** kill -9: no cleanup at all, only the kernel lease protects the host. */
   async kill9(): Promise<void> {
     if (!this.process) return;
@@ -108,6 +122,22 @@ export class ProbegateAgentProcess {
   async stop(): Promise<void> {
     await this.process?.stop(6_000);
     this.process = undefined;
+  }
+
+  /** Times (from its own log) at which this agent opened a gate. */
+  gateOpenedAt(): number[] {
+    const file = this.process?.logFile;
+    if (!file) return [];
+    const out: number[] = [];
+    for (const line of readFileSync(file, 'utf8').split('\n')) {
+      if (!line.includes('"openGate"')) continue;
+      try {
+        out.push((JSON.parse(line) as { time: number }).time);
+      } catch {
+        // a partly written last line
+      }
+    }
+    return out;
   }
 
   tail(lines = 40): string {

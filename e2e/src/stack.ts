@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { scratchDir } from '@probegate/testenv';
 import { execa } from 'execa';
@@ -7,7 +7,12 @@ import { VipClient } from './client.js';
 import { consulGet, NsConsulAgent, waitForCluster, webHealth } from './consul-agents.js';
 import { checkInvariant, type InvariantReport } from './invariant.js';
 import { type E2ePairOptions, pairManifest, pairsYaml } from './pairs.js';
-import { type AgentSource, ensureProbegateBuilt, ProbegateAgentProcess } from './probegate-agent.js';
+import {
+  type AgentSource,
+  ensureProbegateBuilt,
+  ProbegateAgentProcess,
+  probegateCommand,
+} from './probegate-agent.js';
 import { SlbEmulator, type SlbEmulatorOptions } from './slb-emulator.js';
 import { createTopology, type Topology, type VmName } from './topology.js';
 import { type Tunnel, tunnelInto } from './tunnel.js';
@@ -80,7 +85,9 @@ export class E2eStack {
     for (const vm of VMS) this.consul[vm].start();
     this.tunnel = await tunnelInto(this.topology.consul, CONSUL_SERVER_ADDR, 8500);
     await waitForCluster(this.consulUrl, VMS, () =>
-      [this.consulServer, ...VMS.map((vm) => this.consul[vm])].map((a) => `[${a.nodeName}]\n${a.tail()}`).join('\n'),
+      [this.consulServer, ...VMS.map((vm) => this.consul[vm])]
+        .map((a) => `[${a.nodeName}]\n${a.tail()}`)
+        .join('\n'),
     );
     await this.waitForWebHealth({ vm1: 'passing', vm2: 'passing' });
     await this.slb.start();
@@ -98,8 +105,15 @@ export class E2eStack {
     return this.tunnel.url;
   }
 
+  /**
+   * Replaces the pairs file as an editor or config management would (write, then rename) and
+   * tells running agents with SIGHUP, so no scenario depends on file-watch timing.
+   */
   writePairs(pairs: readonly E2ePairOptions[]): void {
-    writeFileSync(this.pairsFile, pairsYaml(pairs.map((p) => pairManifest(p))));
+    const next = `${this.pairsFile}.next`;
+    writeFileSync(next, pairsYaml(pairs.map((p) => pairManifest(p))));
+    renameSync(next, this.pairsFile);
+    for (const vm of VMS) if (this.agents?.[vm]?.running) this.agents[vm].reload();
   }
 
   async waitForWebHealth(expected: Record<string, string>, timeoutMs = 30_000): Promise<void> {
@@ -108,20 +122,26 @@ export class E2eStack {
       const health = await webHealth(this.consulUrl).catch(() => ({}) as Record<string, string>);
       if (Object.entries(expected).every(([node, status]) => health[node] === status)) return;
       if (Date.now() > deadline) {
-        throw new Error(`Consul web health is ${JSON.stringify(health)}, expected ${JSON.stringify(expected)}`);
+        throw new Error(
+          `Consul web health is ${JSON.stringify(health)}, expected ${JSON.stringify(expected)}`,
+        );
       }
       await new Promise((r) => setTimeout(r, 100));
     }
   }
 
   /** The pair's lock record in Consul KV (holder, reason, transitions), or undefined. */
-  async leader(pair = 'default/web'): Promise<{ holder?: string; reason?: string; transitions?: number } | undefined> {
+  async leader(
+    pair = 'default/web',
+  ): Promise<{ holder?: string; reason?: string; transitions?: number } | undefined> {
     const response = await fetch(`${this.consulUrl}/v1/kv/probegate/${pair}/leader?raw`, {
       signal: AbortSignal.timeout(5_000),
     });
     if (response.status === 404) return undefined;
     const text = await response.text();
-    return text ? (JSON.parse(text) as { holder?: string; reason?: string; transitions?: number }) : undefined;
+    return text
+      ? (JSON.parse(text) as { holder?: string; reason?: string; transitions?: number })
+      : undefined;
   }
 
   /** Whether the VIP is bound on lo of a VM, read from its kernel. */
@@ -136,12 +156,45 @@ export class E2eStack {
     return String(r.stdout);
   }
 
+  /**
+   * Firewall lines of a VM that belong to some pair: everything probegate wrote except its own
+   * (then empty) main chain and the one hook into it, which stay while the agent runs.
+   */
+  async pairRules(vm: VmName): Promise<string[]> {
+    return (await this.ruleset(vm))
+      .split('\n')
+      .filter((line) => /probegate/i.test(line))
+      .filter((line) => !line.startsWith(':PROBEGATE ') && !/^-A INPUT .*-j PROBEGATE$/.test(line));
+  }
+
+  /** `probegate cleanup` inside a VM (what an operator runs after uninstalling the agent). */
+  async cleanupHost(vm: VmName): Promise<void> {
+    const [file, ...args] = probegateCommand();
+    const r = await execa('ip', ['netns', 'exec', this.topology.vm[vm], file as string, ...args, 'cleanup'], {
+      reject: false,
+      env: { NODE_OPTIONS: '' },
+    });
+    if (r.exitCode !== 0)
+      throw new Error(`probegate cleanup in ${vm} exited ${r.exitCode}: ${String(r.stderr)}`);
+  }
+
   /** Split-brain check and client outcome over [from, to]. */
   invariant(from = this.startedAt, to = Date.now()): InvariantReport {
     return checkInvariant(
       { probes: this.slb.probes, routes: this.slb.routes, client: this.client.events },
       { from, to },
     );
+  }
+
+  /**
+   * Waits until exactly `vm` is routed by the emulator and answers the client (or, with
+   * undefined, until nobody is routed); returns when that was first seen.
+   */
+  async waitForActive(vm: VmName | undefined, timeoutMs = 45_000): Promise<number> {
+    const since = Date.now();
+    await this.slb.waitForHealthy(vm ? [vm] : [], timeoutMs);
+    if (vm) return (await this.client.firstAnswerFrom(vm, since, timeoutMs)).t;
+    return Date.now();
   }
 
   /** Logs of the agents, for failure messages. */

@@ -111,7 +111,11 @@ export async function createTopology(): Promise<Topology> {
       slb,
       client,
       address,
-      setVmLink: (name, up) => ipIn(vm[name], ['link', 'set', 'eth0', up ? 'up' : 'down']),
+      async setVmLink(name, up) {
+        await ipIn(vm[name], ['link', 'set', 'eth0', up ? 'up' : 'down']);
+        // A link going down takes its routes with it: put the default route back.
+        if (up) await ipIn(vm[name], ['route', 'replace', 'default', 'via', PROBE_SOURCE_ADDR]);
+      },
       async partitionFromConsulServer(name, cut) {
         const verb = cut ? 'add' : 'del';
         await ipIn(vm[name], ['route', verb, 'blackhole', `${CONSUL_SERVER_ADDR}/32`]);

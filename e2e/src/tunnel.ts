@@ -1,4 +1,4 @@
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, scratchDir, startDaemon, waitFor } from '@probegate/testenv';
 import { type NsProcess, startInNamespace } from './ns-process.js';
@@ -32,7 +32,6 @@ export async function tunnelInto(ns: string, host: string, port: number): Promis
   await waitFor(
     async () => {
       if (inside.exited || outside.exited) throw new Error(`tunnel into ${ns} died:\n${inside.tail()}`);
-      const { existsSync } = await import('node:fs');
       return existsSync(socket);
     },
     { what: `tunnel into ${ns} ${host}:${port}`, timeoutMs: 10_000, intervalMs: 20 },
@@ -43,6 +42,35 @@ export async function tunnelInto(ns: string, host: string, port: number): Promis
     async close() {
       await outside.stop(1_000);
       await inside.stop(1_000);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * The other way round: 127.0.0.1:listenPort inside `ns` reaches 127.0.0.1:targetPort of the test
+ * process's namespace (e.g. the Kubernetes API server for agents running inside a VM namespace).
+ */
+export async function tunnelFrom(ns: string, listenPort: number, targetPort: number): Promise<Tunnel> {
+  const dir = scratchDir('rtunnel');
+  const socket = join(dir, 's.sock');
+  const outside = startDaemon(`rtunnel-${targetPort}`, [
+    'socat',
+    `UNIX-LISTEN:${socket},fork`,
+    `TCP:127.0.0.1:${targetPort}`,
+  ]);
+  await waitFor(() => existsSync(socket), { what: `socket ${socket}`, timeoutMs: 10_000, intervalMs: 20 });
+  const inside = startInNamespace(`rtunnel-${ns}-${listenPort}`, ns, [
+    'socat',
+    `TCP-LISTEN:${listenPort},bind=127.0.0.1,fork,reuseaddr`,
+    `UNIX-CONNECT:${socket}`,
+  ]);
+  return {
+    port: listenPort,
+    url: `https://127.0.0.1:${listenPort}`,
+    async close() {
+      await inside.stop(1_000);
+      await outside.stop(1_000);
       rmSync(dir, { recursive: true, force: true });
     },
   };

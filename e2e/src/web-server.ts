@@ -30,9 +30,18 @@ export class WebServer {
     );
     this.process = child;
     const timeout = new Promise<never>((_, reject) =>
-      setTimeout(() => reject(new Error(`web server ${this.hostName} did not listen:\n${child.tail()}`)), 10_000).unref(),
+      setTimeout(
+        () => reject(new Error(`web server ${this.hostName} did not listen:\n${child.tail()}`)),
+        10_000,
+      ).unref(),
     );
-    await Promise.race([ready, timeout, child.done.then(() => { throw new Error(`web server ${this.hostName} exited:\n${child.tail()}`); })]);
+    await Promise.race([
+      ready,
+      timeout,
+      child.done.then(() => {
+        throw new Error(`web server ${this.hostName} exited:\n${child.tail()}`);
+      }),
+    ]);
   }
 
   async stop(): Promise<void> {

@@ -9,15 +9,18 @@ const timeoutMs = Number(timeoutText);
 
 function get(): Promise<{ ok: boolean; who?: string; error?: string }> {
   return new Promise((resolve) => {
-    const req = request({ host, port: Number(portText), path: '/', agent: false, timeout: timeoutMs }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        body += chunk;
-      });
-      res.on('end', () => resolve({ ok: res.statusCode === 200, who: body.trim() }));
-      res.on('error', (e: Error) => resolve({ ok: false, error: e.message }));
-    });
+    const req = request(
+      { host, port: Number(portText), path: '/', agent: false, timeout: timeoutMs },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          body += chunk;
+        });
+        res.on('end', () => resolve({ ok: res.statusCode === 200, who: body.trim() }));
+        res.on('error', (e: Error) => resolve({ ok: false, error: e.message }));
+      },
+    );
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', (e: Error) => resolve({ ok: false, error: e.message }));
     req.end();
