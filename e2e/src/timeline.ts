@@ -6,6 +6,8 @@ export interface ProbeEvent {
   t: number;
   backend: VmName;
   ok: boolean;
+  /** The probed port, when a prober probes several. */
+  port?: number;
 }
 
 /** The emulator's set of healthy backends changed and the VIP route now points at exactly these. */

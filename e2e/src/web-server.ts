@@ -2,14 +2,14 @@ import { WEB_PORT } from './addresses.js';
 import { type NsProcess, startInNamespace } from './ns-process.js';
 import { helperScript, node24 } from './paths.js';
 
-/** A VM's web server answering its host name; stop() and start() drive the "service down" scenarios. */
+/** A VM's web server answering its host name (on one port or several); stop() and start() drive the "service down" scenarios. */
 export class WebServer {
   private process: NsProcess | undefined;
 
   constructor(
     readonly ns: string,
     readonly hostName: string,
-    readonly port = WEB_PORT,
+    readonly port: number | readonly number[] = WEB_PORT,
   ) {}
 
   get running(): boolean {
@@ -25,7 +25,7 @@ export class WebServer {
     const child = startInNamespace(
       `web-${this.hostName}`,
       this.ns,
-      [node24(), helperScript('web-server.ts'), this.hostName, String(this.port)],
+      [node24(), helperScript('web-server.ts'), this.hostName, [this.port].flat().join(',')],
       { onLine: (line) => line === 'listening' && listening() },
     );
     this.process = child;

@@ -1,15 +1,15 @@
 // The SLB emulator's health prober: every interval it opens a TCP connection to each backend's
 // probe port from this namespace (the fixed probe source) and prints one JSON line per round:
-// {"t": <ms epoch>, "results": [{"backend": "198.18.0.11", "ok": true}, ...]}
-// Usage: node prober.ts INTERVAL_MS TIMEOUT_MS PORT BACKEND...
+// {"t": <ms epoch>, "results": [{"backend": "198.18.0.11", "port": 80, "ok": true}, ...]}
+// Usage: node prober.ts INTERVAL_MS TIMEOUT_MS PORT[,PORT...] BACKEND...
 import { connect } from 'node:net';
 
-const [intervalText = '1000', timeoutText = '400', portText = '80', ...backends] = process.argv.slice(2);
+const [intervalText = '1000', timeoutText = '400', portsText = '80', ...backends] = process.argv.slice(2);
 const intervalMs = Number(intervalText);
 const timeoutMs = Number(timeoutText);
-const port = Number(portText);
+const ports = portsText.split(',').map(Number);
 
-function probe(host: string): Promise<boolean> {
+function probe(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ host, port });
     const done = (ok: boolean) => {
@@ -27,7 +27,8 @@ const start = Date.now();
 let round = 0;
 async function tick(): Promise<void> {
   const t = Date.now();
-  const results = await Promise.all(backends.map(async (backend) => ({ backend, ok: await probe(backend) })));
+  const targets = backends.flatMap((backend) => ports.map((port) => ({ backend, port })));
+  const results = await Promise.all(targets.map(async (x) => ({ ...x, ok: await probe(x.backend, x.port) })));
   process.stdout.write(`${JSON.stringify({ t, results })}\n`);
   round += 1;
   // A fixed schedule, so a slow round does not shift the next ones.
