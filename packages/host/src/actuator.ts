@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { type CommandRunner, ExecaCommandRunner } from './command-runner.js';
 import { detectIptablesFlavor } from './detect.js';
 import type { GateBackend } from './gate-backend.js';
-import { acceptedOf, type GateSnapshot, projectSnapshot } from './gate-model.js';
+import { acceptedOf, type GateOp, type GateSnapshot, projectSnapshot } from './gate-model.js';
 import { type DesiredPair, planGate } from './gate-plan.js';
 import { IptablesBackend } from './iptables-backend.js';
 import { NftablesBackend } from './nftables-backend.js';
@@ -132,21 +132,26 @@ export class KernelHostActuator implements HostActuator {
   private async currentGate(): Promise<GateSnapshot> {
     const known = this.#known;
     const fresh = known !== undefined && Date.now() - known.fullReadAt < this.resyncSeconds * 1000;
-    if (fresh && this.gate.readGeneration && (await this.gate.readGeneration()) === known.generation) {
+    if (fresh && (await this.gate.readGeneration()) === known.generation) {
       return known.snapshot;
     }
     return this.readGate();
   }
 
-  private async writeGate(before: GateSnapshot, ops: Parameters<GateBackend['write']>[0]): Promise<void> {
+  /** Writes the plan stamped with a new generation token, and remembers the result when it can be projected. */
+  private async writeGate(before: GateSnapshot, ops: readonly GateOp[]): Promise<void> {
     const known = this.#known;
     this.#known = undefined;
-    if (!this.gate.readGeneration) return this.gate.write(ops);
     const generation = randomBytes(8).toString('hex');
-    await this.gate.write(ops, generation);
-    const after = projectSnapshot(before, ops, (id) => this.gate.leaseRef(id));
-    if (after && known)
-      this.#known = { snapshot: { ...after, generation }, generation, fullReadAt: known.fullReadAt };
+    const replace = before.hooks[0];
+    const stamp: GateOp =
+      ops.some((o) => o.op === 'add-hook') || replace === undefined
+        ? { op: 'set-generation', generation }
+        : { op: 'set-generation', generation, replace };
+    const stamped = [...ops, stamp];
+    await this.gate.write(stamped);
+    const after = projectSnapshot(before, stamped, this.gate.refs);
+    if (after && known) this.#known = { snapshot: after, generation, fullReadAt: known.fullReadAt };
   }
 
   async apply(pairs: readonly PairGate[], opts: ApplyOptions): Promise<ApplyResult> {

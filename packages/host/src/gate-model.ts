@@ -56,7 +56,9 @@ export type GateOp =
   | { op: 'reset-pair'; id: string; key: string; lease?: Date; drop: PacketCount }
   | { op: 'set-lease'; id: string; key: string; expiresAt: Date; replace?: RuleRef }
   | { op: 'add-jump'; id: string; key: string; cidr: string; port: number }
-  | { op: 'delete-pair'; id: string };
+  | { op: 'delete-pair'; id: string }
+  /** Stamps the transaction with a new generation token (and moves the iptables hook that carries it). */
+  | { op: 'set-generation'; generation: string; replace?: RuleRef };
 
 export function emptySnapshot(): GateSnapshot {
   return { mainExists: false, hooks: [], foreign: [], pairs: new Map() };
@@ -81,17 +83,28 @@ export function acceptedOf(pair: SnapshotPair): PacketCount {
  * The snapshot after `ops` were written, for the ops a flip or a renewal produces
  * (lease changes); undefined for anything else, which forces a full read next time.
  */
+export interface RefMaker {
+  lease(id: string, key: string, expiresAt: Date): RuleRef;
+  hook(generation: string): RuleRef;
+}
+
 export function projectSnapshot(
   before: GateSnapshot,
   ops: readonly GateOp[],
-  leaseRef: (id: string) => RuleRef,
+  refs: RefMaker,
 ): GateSnapshot | undefined {
   const pairs = new Map(before.pairs);
+  let hooks = before.hooks;
+  let generation = before.generation;
   for (const o of ops) {
-    if (o.op === 'set-lease') {
+    if (o.op === 'set-generation') {
+      if (hooks.length !== 1) return undefined;
+      hooks = [refs.hook(o.generation)];
+      generation = o.generation;
+    } else if (o.op === 'set-lease') {
       const p = pairs.get(o.id);
       if (!p) return undefined;
-      pairs.set(o.id, { ...p, lease: { expiresAt: o.expiresAt, ref: leaseRef(o.id) } });
+      pairs.set(o.id, { ...p, lease: { expiresAt: o.expiresAt, ref: refs.lease(o.id, o.key, o.expiresAt) } });
     } else if (o.op === 'delete-rule') {
       const entry = [...pairs.values()].find((p) => p.lease?.ref === o.ref);
       if (!entry) return undefined;
@@ -101,5 +114,7 @@ export function projectSnapshot(
       return undefined;
     }
   }
-  return { ...before, pairs };
+  const after: GateSnapshot = { ...before, pairs, hooks };
+  if (generation !== undefined) after.generation = generation;
+  return after;
 }

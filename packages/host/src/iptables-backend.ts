@@ -1,11 +1,15 @@
 import type { CommandRunner } from './command-runner.js';
 import type { GateBackend } from './gate-backend.js';
-import type { GateOp, GateSnapshot, PacketCount, RuleRef, SnapshotPair } from './gate-model.js';
+import type { GateOp, GateSnapshot, PacketCount, RefMaker, RuleRef, SnapshotPair } from './gate-model.js';
 import { commentKey } from './pair-id.js';
 
 export const MAIN_CHAIN = 'PROBEGATE';
 const PAIR_PREFIX = 'PG-';
 const HOOK_SPEC = `-j ${MAIN_CHAIN}`;
+/** The hook carries the generation token: one small read (`-S INPUT`) proves both are in place. */
+export const hookSpec = (generation: string): string =>
+  `-m comment --comment "probegate:gen:${generation}" -j ${MAIN_CHAIN}`;
+const HOOK = /^(?:-m comment --comment "?probegate:gen:([0-9a-f]+)"? )?-j PROBEGATE$/;
 
 export type IptablesFlavor = 'nft' | 'legacy';
 
@@ -94,8 +98,13 @@ export function parseIptablesSave(text: string): GateSnapshot {
     const target = t[t.indexOf('-j') + 1];
     if (r.chain === 'INPUT') {
       if (target !== MAIN_CHAIN) continue;
-      if (r.spec === HOOK_SPEC) snapshot.hooks.push(ref);
-      else snapshot.foreign.push(ref);
+      const hook = HOOK.exec(r.spec);
+      if (!hook) {
+        snapshot.foreign.push(ref);
+        continue;
+      }
+      if (snapshot.hooks.length === 0 && hook[1]) snapshot.generation = hook[1];
+      snapshot.hooks.push(ref);
     } else if (r.chain === MAIN_CHAIN) {
       const jump =
         t.length === 14 &&
@@ -142,6 +151,7 @@ export function parseIptablesSave(text: string): GateSnapshot {
 /** Renders the plan as one `iptables-restore --noflush --counters` transaction. */
 export function renderIptablesRestore(ops: readonly GateOp[]): string {
   const lines: string[] = ['*filter'];
+  const stamp = ops.find((o) => o.op === 'set-generation');
   const pairRules = (id: string, key: string, lease: Date | undefined, drop?: PacketCount): void => {
     if (lease) lines.push(`-A ${pairChain(id)} ${leaseSpec(key, lease)}`);
     lines.push(`${drop ? `[${drop.packets}:${drop.bytes}] ` : ''}-A ${pairChain(id)} ${dropSpec(key)}`);
@@ -152,7 +162,12 @@ export function renderIptablesRestore(ops: readonly GateOp[]): string {
         lines.push(`:${MAIN_CHAIN} - [0:0]`);
         break;
       case 'add-hook':
-        lines.push(`-I INPUT 1 ${HOOK_SPEC}`);
+        lines.push(`-I INPUT 1 ${stamp ? hookSpec(stamp.generation) : HOOK_SPEC}`);
+        break;
+      case 'set-generation':
+        // Replace the hook by one carrying the new token (a new hook already carries it).
+        if (o.replace)
+          lines.push(`-D ${o.replace.chain} ${o.replace.spec ?? ''}`, `-I INPUT 1 ${hookSpec(o.generation)}`);
         break;
       case 'delete-rule':
         lines.push(`-D ${o.ref.chain} ${o.ref.spec ?? ''}`);
@@ -198,9 +213,9 @@ export function renderIptablesCleanup(snapshot: GateSnapshot): string | undefine
   return lines.join('\n');
 }
 
-const BINARIES: Record<IptablesFlavor, { save: string; restore: string }> = {
-  nft: { save: 'iptables-nft-save', restore: 'iptables-nft-restore' },
-  legacy: { save: 'iptables-legacy-save', restore: 'iptables-legacy-restore' },
+const BINARIES: Record<IptablesFlavor, { iptables: string; save: string; restore: string }> = {
+  nft: { iptables: 'iptables-nft', save: 'iptables-nft-save', restore: 'iptables-nft-restore' },
+  legacy: { iptables: 'iptables-legacy', save: 'iptables-legacy-save', restore: 'iptables-legacy-restore' },
 };
 
 /** Probe gate in the filter table: chain PROBEGATE hooked from INPUT, one chain per pair. */
@@ -221,9 +236,14 @@ export class IptablesBackend implements GateBackend {
     return parseIptablesSave(stdout);
   }
 
-  leaseRef(id: string): RuleRef {
-    // iptables deletes by rule text; the projection is unused (no generation token).
-    return { chain: pairChain(id) };
+  readonly refs: RefMaker = {
+    lease: (id, key, expiresAt) => ({ chain: pairChain(id), spec: leaseSpec(key, expiresAt) }),
+    hook: (generation) => ({ chain: 'INPUT', spec: hookSpec(generation) }),
+  };
+
+  async readGeneration(): Promise<string | undefined> {
+    const { stdout } = await this.runner.run([this.#bin.iptables, '-w', '5', '-S', 'INPUT']);
+    return /probegate:gen:([0-9a-f]+)"? -j PROBEGATE/.exec(stdout)?.[1];
   }
 
   async write(ops: readonly GateOp[]): Promise<void> {

@@ -5,7 +5,7 @@ import {
   type GateOp,
   type GateSnapshot,
   type PacketCount,
-  type RuleRef,
+  type RefMaker,
   type SnapshotPair,
 } from './gate-model.js';
 import { commentKey } from './pair-id.js';
@@ -172,7 +172,7 @@ export function parseNftJson(text: string): GateSnapshot {
 }
 
 /** Renders the plan (and the new generation token) as one `nft -f -` transaction. */
-export function renderNftScript(ops: readonly GateOp[], generation?: string): string {
+export function renderNftScript(ops: readonly GateOp[]): string {
   const lines: string[] = [];
   const leaseRule = (id: string, key: string, at: Date): string =>
     `add rule ${T} ${leaseChain(id)} meta time < ${epochSeconds(at)} accept ${comment(key, ':lease')}`;
@@ -220,6 +220,14 @@ export function renderNftScript(ops: readonly GateOp[], generation?: string): st
           `add rule ${T} ${BASE_CHAIN} ip saddr ${o.cidr} tcp dport ${o.port} counter jump ${pairChain(o.id)} ${comment(o.key)}`,
         );
         break;
+      case 'set-generation':
+        lines.push(
+          `add table ${G}`,
+          `add chain ${G} gen`,
+          `flush chain ${G} gen`,
+          `add rule ${G} gen counter comment "probegate:gen:${o.generation}"`,
+        );
+        break;
       case 'delete-pair':
         ensureChains(o.id);
         lines.push(
@@ -230,14 +238,6 @@ export function renderNftScript(ops: readonly GateOp[], generation?: string): st
         );
         break;
     }
-  }
-  if (generation !== undefined) {
-    lines.push(
-      `add table ${G}`,
-      `add chain ${G} gen`,
-      `flush chain ${G} gen`,
-      `add rule ${G} gen counter comment "probegate:gen:${generation}"`,
-    );
   }
   return `${lines.join('\n')}\n`;
 }
@@ -258,9 +258,10 @@ export class NftablesBackend implements GateBackend {
 
   constructor(private readonly runner: CommandRunner) {}
 
-  leaseRef(id: string): RuleRef {
-    return { chain: leaseChain(id) };
-  }
+  readonly refs: RefMaker = {
+    lease: (id) => ({ chain: leaseChain(id) }),
+    hook: () => ({ chain: BASE_CHAIN }),
+  };
 
   async read(): Promise<GateSnapshot> {
     const [main, generation] = await Promise.all([this.list(NFT_TABLE), this.readGeneration()]);
@@ -274,8 +275,8 @@ export class NftablesBackend implements GateBackend {
     return text === undefined ? undefined : parseNftGeneration(text);
   }
 
-  async write(ops: readonly GateOp[], generation?: string): Promise<void> {
-    await this.runner.run(['nft', '-f', '-'], { input: renderNftScript(ops, generation) });
+  async write(ops: readonly GateOp[]): Promise<void> {
+    await this.runner.run(['nft', '-f', '-'], { input: renderNftScript(ops) });
   }
 
   async cleanup(): Promise<boolean> {

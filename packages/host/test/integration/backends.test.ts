@@ -89,25 +89,23 @@ describe('failures', () => {
     await inNamespace(async (_ns, runner) => {
       const gate = make(runner);
       const lease = new Date(Date.now() + 60_000);
-      await gate.write(
-        [
-          { op: 'create-main' },
-          { op: 'add-hook' },
-          { op: 'create-pair', id: 'aaaaaaaaaaaa', key: 'ns/a', lease },
-        ],
-        'feed',
-      );
+      await gate.write([
+        { op: 'create-main' },
+        { op: 'add-hook' },
+        { op: 'create-pair', id: 'aaaaaaaaaaaa', key: 'ns/a', lease },
+        { op: 'set-generation', generation: 'feed' },
+      ]);
       const before = await gate.read();
+      expect(before.generation).toBe('feed');
+      expect(await gate.readGeneration()).toBe('feed');
       // The last operation refers to a rule that does not exist: the whole batch must fail.
       const err = await gate
-        .write(
-          [
-            { op: 'create-pair', id: 'bbbbbbbbbbbb', key: 'ns/b' },
-            { op: 'add-jump', id: 'bbbbbbbbbbbb', key: 'ns/b', cidr: '10.0.0.0/8', port: 80 },
-            { op: 'delete-rule', ref: { chain: 'PROBEGATE', spec: '-s 1.2.3.4/32 -j DROP', handle: 99999 } },
-          ],
-          'beef',
-        )
+        .write([
+          { op: 'create-pair', id: 'bbbbbbbbbbbb', key: 'ns/b' },
+          { op: 'add-jump', id: 'bbbbbbbbbbbb', key: 'ns/b', cidr: '10.0.0.0/8', port: 80 },
+          { op: 'set-generation', generation: 'beef', replace: before.hooks[0] },
+          { op: 'delete-rule', ref: { chain: 'PROBEGATE', spec: '-s 1.2.3.4/32 -j DROP', handle: 99999 } },
+        ])
         .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(CommandError);
       const after = await gate.read();

@@ -194,7 +194,10 @@ describe('planGate', () => {
 });
 
 describe('projectSnapshot', () => {
-  const leaseRef = (id: string) => ({ chain: `lease-${id}` });
+  const refs = {
+    lease: (id: string) => ({ chain: `lease-${id}` }),
+    hook: (g: string) => ({ chain: `hook-${g}` }),
+  };
   const active: DesiredPair = { id: 'a', key: 'ns/a', cidrs: ['10.0.0.0/8'], ports: [80], active: true };
   const opened = simulate(emptySnapshot(), planGate(emptySnapshot(), [active], NOW, LEASE).ops);
 
@@ -204,17 +207,18 @@ describe('projectSnapshot', () => {
       [active, new Date(NOW.getTime() + 20_000)],
     ] as const) {
       const plan = planGate(opened, [desired], at, LEASE);
-      const projected = projectSnapshot(opened, plan.ops, leaseRef);
+      const stamp: GateOp = { op: 'set-generation', generation: 'ab', replace: opened.hooks[0] };
+      const projected = projectSnapshot(opened, [...plan.ops, stamp], refs);
       expect(projected).toBeDefined();
+      expect(projected?.generation).toBe('ab');
+      expect(projected?.hooks).toEqual([{ chain: 'hook-ab' }]);
       expect(planGate(projected as GateSnapshot, [desired], at, LEASE).ops).toEqual([]);
     }
   });
 
   it('refuses to predict structural changes (those force a full read)', () => {
     const other: DesiredPair = { ...active, id: 'b', key: 'ns/b', ports: [81] };
-    expect(
-      projectSnapshot(opened, planGate(opened, [active, other], NOW, LEASE).ops, leaseRef),
-    ).toBeUndefined();
-    expect(projectSnapshot(opened, planGate(opened, [], NOW, LEASE).ops, leaseRef)).toBeUndefined();
+    expect(projectSnapshot(opened, planGate(opened, [active, other], NOW, LEASE).ops, refs)).toBeUndefined();
+    expect(projectSnapshot(opened, planGate(opened, [], NOW, LEASE).ops, refs)).toBeUndefined();
   });
 });

@@ -123,6 +123,22 @@ describe('iptables rendering', () => {
     expect(s.pairs.get('abc')?.canonical).toBe(false);
   });
 
+  it('reads the generation token from the hook and moves the hook when stamping a new one', () => {
+    const s = parseIptablesSave(
+      '*filter\n:INPUT ACCEPT [0:0]\n:PROBEGATE - [0:0]\n[0:0] -A INPUT -m comment --comment "probegate:gen:00ff" -j PROBEGATE\nCOMMIT\n',
+    );
+    expect(s.generation).toBe('00ff');
+    expect(s.hooks).toHaveLength(1);
+    const script = renderIptablesRestore([{ op: 'set-generation', generation: 'abcd', replace: s.hooks[0] }]);
+    expect(script.split('\n')).toEqual([
+      '*filter',
+      '-D INPUT -m comment --comment "probegate:gen:00ff" -j PROBEGATE',
+      '-I INPUT 1 -m comment --comment "probegate:gen:abcd" -j PROBEGATE',
+      'COMMIT',
+      '',
+    ]);
+  });
+
   it('splits quoted comments like the shell', () => {
     expect(tokenize('-m comment --comment "a b" -j X')).toEqual([
       '-m',
@@ -143,8 +159,7 @@ describe('nft rendering', () => {
         [{ id: 'abc', key: 'ns/a', cidrs: ['10.0.0.0/8'], ports: [80], active: true }],
         NOW,
         30,
-      ).ops,
-      'feed',
+      ).ops.concat({ op: 'set-generation', generation: 'feed' }),
     );
     expect(script.split('\n')).toEqual([
       'add table inet probegate',
