@@ -68,6 +68,8 @@ export class NsConsulAgent {
       '-hcl=ports { grpc = -1 }',
       `-hcl=${FAST_GOSSIP}`,
       '-hcl=performance { raft_multiplier = 1 }',
+      // Diagnosis only (e.g. 'limits { http_max_conns_per_client = 1000 }'); tests run Consul's defaults.
+      ...(process.env.PROBEGATE_E2E_CONSUL_HCL ? [`-hcl=${process.env.PROBEGATE_E2E_CONSUL_HCL}`] : []),
     ];
     if (this.role === 'server') argv.push('-server', '-bootstrap-expect=1');
     else

@@ -31,7 +31,7 @@ export function narrate(stack: E2eStack, t0: number, write: (line: string) => vo
       const who = e?.ok ? e.who : 'no answer';
       if (!e || who === lastWho) continue;
       lastWho = who;
-      lines.push([e.t, `client answered by ${who}`]);
+      lines.push([e.t, e.ok ? `client answered by ${who}` : 'client gets no answer']);
     }
     for (const [t, line] of lines.sort((a, b) => a[0] - b[0])) write(`${stamp(t)}  ${line}`);
   }, 100);

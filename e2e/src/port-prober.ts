@@ -62,7 +62,15 @@ export class PortProber {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.listeners.delete(listener);
-        reject(new Error(`port prober: timed out after ${timeoutMs} ms waiting for ${what}`));
+        const last = this.probes[this.probes.length - 1];
+        const round = last ? this.probes.filter((p) => p.t === last.t) : [];
+        const count = (vm: VmName) =>
+          `${vm} ${round.filter((p) => p.backend === vm && p.ok).length}/${round.filter((p) => p.backend === vm).length} answered`;
+        reject(
+          new Error(
+            `port prober: timed out after ${timeoutMs} ms waiting for ${what}; last round: ${count('vm1')}, ${count('vm2')}`,
+          ),
+        );
       }, timeoutMs);
       const listener = () => {
         const last = this.probes[this.probes.length - 1];
