@@ -1,4 +1,4 @@
-import { createWriteStream, mkdtempSync, readFileSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -27,6 +27,8 @@ function hookExit(): void {
   hooked = true;
   process.once('exit', () => {
     for (const child of running) child.kill('SIGKILL');
+    // Logs are for failure messages (tails are quoted in errors); keep them only on request.
+    if (logDir && !process.env.PROBEGATE_E2E_KEEP_LOGS) rmSync(logDir, { recursive: true, force: true });
   });
 }
 

@@ -1,4 +1,4 @@
-import { renameSync, writeFileSync } from 'node:fs';
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { scratchDir } from '@probegate/testenv';
 import { execa } from 'execa';
@@ -216,6 +216,7 @@ export class E2eStack {
         await this.tunnel?.close();
       },
       () => this.topology.destroy(),
+      async () => rmSync(this.dir, { recursive: true, force: true }),
     ];
     for (const step of steps) await step().catch(() => undefined);
   }
