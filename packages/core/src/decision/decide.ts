@@ -2,8 +2,8 @@
  * decide(): who serves, what this member does about it. Pure: a function of its input
  * only (time included), no I/O, no clock, deterministic.
  *
- * Terms. usable(m): m's Consul health is passing (or warning with warningIsHealthy)
- * and m is not in maintenance. stable(m): usable for at least holdDown without a break.
+ * Terms. usable(m): m's Consul health is passing (or warning with warningIsHealthy),
+ * m's agent is not known to be gone, and m is not in maintenance. stable(m): usable for at least holdDown without a break.
  * current: who serves now; Health mode: the result of this same rule last time (both
  * members compute it from the same view, so they agree); Lock mode: the lock holder.
  *
@@ -29,7 +29,9 @@
  *
  * This member:
  * - Health: Active iff target = self.
- * - Lock: Active iff target = self and it holds the lock (holder = self, own session valid).
+ * - Lock: Active iff target = self and it holds the lock (holder = self, own session valid)
+ *   and Consul confirmed that session within the lock-delay (else LockUnconfirmed: standby,
+ *   lock kept, no release: a partitioned holder must stop serving before a peer can take over).
  *   target = self, lock free -> acquire, stay Standby until held; held by another node ->
  *   wait (LockHeldByPeer); target != self and holding -> release after closing the gate
  *   and unbinding the VIP. Consul unreachable -> never acquire.
@@ -70,8 +72,10 @@ const OUTCOME_ACQUIRING = ': standby, acquiring the lock before serving';
 const OUTCOME_RELEASING = ': standby, releasing the lock';
 const OUTCOME_WAITING = ': standby until the lock is released';
 const OUTCOME_NO_ARBITER = ': standby, cannot take the lock while Consul is unreachable';
+const OUTCOME_UNCONFIRMED = ': standby until Consul confirms its session';
 
 function isUsableHealth(health: MemberHealth, warningIsHealthy: boolean): boolean {
+  if (health.agentAlive === false) return false;
   return health.status === 'passing' || (warningIsHealthy && health.status === 'warning');
 }
 
@@ -228,7 +232,11 @@ export function decide(input: DecisionInput): Decision {
   } else {
     const heldBySelf = lock.holder === selfNode;
     const holding = heldBySelf && lock.ownSessionValid;
-    if (target === self) {
+    if (holding && lock.confirmed === false) {
+      // Another node may get the lock once the lock-delay passes: stop serving now, keep the lock.
+      reason = 'LockUnconfirmed';
+      outcome = OUTCOME_UNCONFIRMED;
+    } else if (target === self) {
       if (holding) {
         active = true;
         lockAction = 'keep';

@@ -16,6 +16,8 @@ export const REASON_TEXT = {
   ArbiterUnreachableDemote: 'Consul has been unreachable longer than the grace: standing by',
   LockHeldByPeer:
     'this member should serve but the lock is still held by another node: waiting for its release',
+  LockUnconfirmed:
+    'this member holds the lock but Consul has not confirmed its session within the lock-delay: standing by until it does',
 } as const;
 
 export type ReasonCode = keyof typeof REASON_TEXT;

@@ -28,6 +28,12 @@ export interface MemberHealth {
   readonly index: number;
   /** When it was read (ms). */
   readonly readAt: number;
+  /**
+   * Whether the member's probegate agent is alive (it keeps a Consul session renewed). A member whose
+   * agent is gone cannot serve, however healthy its service: nobody would renew its gate or hold its
+   * lock. undefined: not known, taken as alive.
+   */
+  readonly agentAlive?: boolean;
 }
 
 /** The same view of both members, as read from Consul by the deciding member. */
@@ -42,6 +48,12 @@ export interface LockView {
   readonly holder: string | undefined;
   /** Whether this member's own Consul session is valid (a lock held by an invalid session is not held). */
   readonly ownSessionValid: boolean;
+  /**
+   * For a lock this member holds: whether the Consul servers confirmed its session recently enough
+   * that no other node can have taken the lock meanwhile (within the lock-delay). false: stop serving
+   * until confirmed again. undefined: confirmed.
+   */
+  readonly confirmed?: boolean;
 }
 
 /** Whether Consul answered recently. The views above are the last known ones when it did not. */

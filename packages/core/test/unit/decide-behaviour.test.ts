@@ -333,6 +333,47 @@ describe('single decisions', () => {
     expect(decision.desired.role).toBe('Standby');
   });
 
+  it('a held lock that Consul has not confirmed within the lock-delay: stop serving, keep the lock', () => {
+    const input = {
+      ...base,
+      policy: makePolicy(),
+      observed: { gate: 'Open' as const, vip: 'Bound' as const, gateLeaseExpiresAt: 120_000 },
+      memory: initialMemory('primary'),
+    };
+    const unconfirmed = decide({
+      ...input,
+      lock: { holder: PRIMARY_NODE, ownSessionValid: true, confirmed: false },
+    });
+    expect(unconfirmed).toMatchObject({ reason: 'LockUnconfirmed', lockAction: 'none' });
+    expect(unconfirmed.desired.role).toBe('Standby');
+    expect(unconfirmed.steps).toEqual(['closeGate', 'unbindVip']);
+    const confirmedAgain = decide({
+      ...input,
+      observed: { gate: 'Closed', vip: 'Unbound', gateLeaseExpiresAt: undefined },
+      lock: { holder: PRIMARY_NODE, ownSessionValid: true, confirmed: true },
+      memory: unconfirmed.nextMemory,
+    });
+    expect(confirmedAgain.desired.role).toBe('Active');
+    expect(confirmedAgain.steps).toEqual(['bindVip', 'openGate']);
+  });
+
+  it.each(modes)('%s mode: a healthy primary whose agent is gone is passed over', (mode) => {
+    const decision = decide({
+      ...base,
+      self: 'secondary',
+      health: { primary: { ...health('passing'), agentAlive: false }, secondary: health('passing') },
+      policy: makePolicy({ arbitration: mode }),
+      lock: { holder: undefined, ownSessionValid: true },
+      observed: { gate: 'Closed', vip: 'Unbound', gateLeaseExpiresAt: undefined },
+      memory: initialMemory('primary'),
+    });
+    expect(decision.target).toBe('secondary');
+    expect(decision.reason).toBe('OnlySecondaryHealthy');
+    expect(mode === 'Lock' ? decision.lockAction : decision.desired.role).toBe(
+      mode === 'Lock' ? 'acquire' : 'Active',
+    );
+  });
+
   it('without a VIP only the gate is driven', () => {
     const decision = decide({
       ...base,
@@ -389,35 +430,38 @@ describe('Lock mode never goes Active without the lock', () => {
       const selfNode = self === 'primary' ? PRIMARY_NODE : SECONDARY_NODE;
       for (const holder of [undefined, PRIMARY_NODE, SECONDARY_NODE, 'stranger']) {
         for (const ownSessionValid of [true, false]) {
-          for (const primary of statuses) {
-            for (const secondary of statuses) {
-              for (const reachable of [true, false]) {
-                for (const gate of ['Open', 'Closed'] as const) {
-                  for (const memory of [
-                    initialMemory(),
-                    initialMemory('primary'),
-                    initialMemory('secondary'),
-                  ]) {
-                    const decision = decide({
-                      policy: makePolicy({ arbitration: 'Lock', warningIsHealthy: true }),
-                      self,
-                      health: { primary: health(primary), secondary: health(secondary) },
-                      arbiter: { reachable, lastContactAt: 0 },
-                      lock: { holder, ownSessionValid },
-                      observed: { gate, vip: 'Unbound', gateLeaseExpiresAt: undefined },
-                      memory,
-                      requests: {},
-                      now: 5_000,
-                    });
-                    checked++;
-                    if (decision.desired.role === 'Active') {
-                      active++;
-                      expect(holder).toBe(selfNode);
-                      expect(ownSessionValid).toBe(true);
-                    }
-                    if (decision.lockAction === 'acquire') {
-                      expect(reachable).toBe(true);
-                      expect(holder === undefined || holder === selfNode).toBe(true);
+          for (const confirmed of [undefined, true, false]) {
+            for (const primary of statuses) {
+              for (const secondary of statuses) {
+                for (const reachable of [true, false]) {
+                  for (const gate of ['Open', 'Closed'] as const) {
+                    for (const memory of [
+                      initialMemory(),
+                      initialMemory('primary'),
+                      initialMemory('secondary'),
+                    ]) {
+                      const decision = decide({
+                        policy: makePolicy({ arbitration: 'Lock', warningIsHealthy: true }),
+                        self,
+                        health: { primary: health(primary), secondary: health(secondary) },
+                        arbiter: { reachable, lastContactAt: 0 },
+                        lock: { holder, ownSessionValid, ...(confirmed === undefined ? {} : { confirmed }) },
+                        observed: { gate, vip: 'Unbound', gateLeaseExpiresAt: undefined },
+                        memory,
+                        requests: {},
+                        now: 5_000,
+                      });
+                      checked++;
+                      if (decision.desired.role === 'Active') {
+                        active++;
+                        expect(holder).toBe(selfNode);
+                        expect(ownSessionValid).toBe(true);
+                        expect(confirmed).not.toBe(false);
+                      }
+                      if (decision.lockAction === 'acquire') {
+                        expect(reachable).toBe(true);
+                        expect(holder === undefined || holder === selfNode).toBe(true);
+                      }
                     }
                   }
                 }
@@ -427,7 +471,7 @@ describe('Lock mode never goes Active without the lock', () => {
         }
       }
     }
-    expect(checked).toBe(2 * 4 * 2 * 4 * 4 * 2 * 2 * 3);
+    expect(checked).toBe(2 * 4 * 2 * 3 * 4 * 4 * 2 * 2 * 3);
     expect(active).toBeGreaterThan(0);
   });
 });
