@@ -1,12 +1,12 @@
+import { type Daemon, startDaemon } from '@probegate/testenv';
 import { VIP, WEB_PORT } from './addresses.js';
-import { type NsProcess, startInNamespace } from './ns-process.js';
 import { helperScript, node24 } from './paths.js';
 import type { ClientEvent } from './timeline.js';
 
 /** A client in its own namespace sending HTTP GETs to the VIP through the emulator, recording who answered. */
 export class VipClient {
   readonly events: ClientEvent[] = [];
-  private process: NsProcess | undefined;
+  private process: Daemon | undefined;
 
   constructor(
     private readonly ns: string,
@@ -15,9 +15,8 @@ export class VipClient {
   ) {}
 
   start(): void {
-    this.process = startInNamespace(
+    this.process = startDaemon(
       'client',
-      this.ns,
       [
         node24(),
         helperScript('client.ts'),
@@ -27,6 +26,7 @@ export class VipClient {
         String(this.timeoutMs),
       ],
       {
+        netns: this.ns,
         onLine: (line) => {
           const e = JSON.parse(line) as Omit<ClientEvent, 'kind'>;
           this.events.push({ kind: 'client', ...e });

@@ -1,16 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { component, scratchDir, waitFor } from '@probegate/testenv';
+import { component, type Daemon, scratchDir, startDaemon, waitFor } from '@probegate/testenv';
 import { CONSUL_SERVER_ADDR, WEB_PORT } from './addresses.js';
-import { type NsProcess, startInNamespace } from './ns-process.js';
 
 // Failure detection fast enough for scenarios of seconds (defaults detect a dead node in ~10 s).
 const FAST_GOSSIP = 'gossip_lan { probe_interval = "400ms" probe_timeout = "200ms" suspicion_mult = 2 }';
 
 /** One Consul agent running inside a namespace (server or client). */
 export class NsConsulAgent {
-  private process: NsProcess | undefined;
+  private process: Daemon | undefined;
   readonly dataDir = scratchDir('consul-e2e');
   private readonly nodeId = randomUUID();
 
@@ -78,7 +77,7 @@ export class NsConsulAgent {
         '-retry-interval=1s',
         `-config-file=${join(this.dataDir, 'web.json')}`,
       );
-    this.process = startInNamespace(`consul-${this.nodeName}`, this.ns, argv);
+    this.process = startDaemon(`consul-${this.nodeName}`, argv, { netns: this.ns });
   }
 
   /** Crash (kill -9) or graceful stop; the data dir stays for a restart. */

@@ -6,7 +6,6 @@ export { consulGet, NsConsulAgent, waitForCluster, webHealth } from './consul-ag
 export { type CheckChange, CheckWatcher } from './consul-watch.js';
 export * from './invariant.js';
 export { narrate } from './narrator.js';
-export { type NsProcess, startInNamespace } from './ns-process.js';
 export { type E2ePairOptions, pairManifest, pairsYaml } from './pairs.js';
 export { failoverSvg } from './plot.js';
 export {

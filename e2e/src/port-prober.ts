@@ -1,5 +1,5 @@
+import { type Daemon, startDaemon } from '@probegate/testenv';
 import { overlap, probeOkIntervals } from './invariant.js';
-import { type NsProcess, startInNamespace } from './ns-process.js';
 import { helperScript, node24 } from './paths.js';
 import type { ProbeEvent } from './timeline.js';
 import type { Topology, VmName } from './topology.js';
@@ -10,7 +10,7 @@ import type { Topology, VmName } from './topology.js';
  */
 export class PortProber {
   readonly probes: ProbeEvent[] = [];
-  private process: NsProcess | undefined;
+  private process: Daemon | undefined;
   private readonly listeners = new Set<() => void>();
 
   constructor(
@@ -24,9 +24,8 @@ export class PortProber {
       [this.topology.address.vm1, 'vm1'],
       [this.topology.address.vm2, 'vm2'],
     ]);
-    this.process = startInNamespace(
+    this.process = startDaemon(
       'port-prober',
-      this.topology.slb,
       [
         node24(),
         helperScript('prober.ts'),
@@ -37,6 +36,7 @@ export class PortProber {
         this.topology.address.vm2,
       ],
       {
+        netns: this.topology.slb,
         onLine: (line) => {
           const round = JSON.parse(line) as {
             t: number;

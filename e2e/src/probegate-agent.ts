@@ -1,8 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { waitFor } from '@probegate/testenv';
+import { type Daemon, startDaemon, waitFor } from '@probegate/testenv';
 import { execa } from 'execa';
-import { type NsProcess, startInNamespace } from './ns-process.js';
 import { node24, repoRoot } from './paths.js';
 
 // PROBEGATE_E2E_CONTROLLER_DIR runs another checkout of the controller (e.g. a fix under test).
@@ -44,7 +43,7 @@ export type AgentSource = { pairsFile: string } | { kubeconfig: string };
 
 /** A real `probegate agent` process inside a VM's namespace, as on a VM. */
 export class ProbegateAgentProcess {
-  private process: NsProcess | undefined;
+  private process: Daemon | undefined;
 
   constructor(
     readonly node: string,
@@ -66,9 +65,8 @@ export class ProbegateAgentProcess {
       'pairsFile' in this.source
         ? ['--pairs-file', this.source.pairsFile]
         : ['--kubeconfig', this.source.kubeconfig];
-    this.process = startInNamespace(
+    this.process = startDaemon(
       `agent-${this.node}`,
-      this.ns,
       [
         ...probegateCommand(),
         'agent',
@@ -87,7 +85,7 @@ export class ProbegateAgentProcess {
         'debug',
       ],
       // The build resolves workspace packages to their dist/, never to sources (test runners set conditions).
-      { cwd: repoRoot, env: { NODE_OPTIONS: '' } },
+      { netns: this.ns, cwd: repoRoot, env: { NODE_OPTIONS: '' } },
     );
   }
 

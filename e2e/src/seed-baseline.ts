@@ -1,5 +1,5 @@
+import { type Daemon, startDaemon } from '@probegate/testenv';
 import { PROBE_SOURCE_ADDR, VIP, VM1_ADDR, VM2_ADDR, WEB_PORT } from './addresses.js';
-import { type NsProcess, startInNamespace } from './ns-process.js';
 import { helperScript } from './paths.js';
 import type { Topology, VmName } from './topology.js';
 
@@ -16,7 +16,7 @@ export interface SeedGateEvent {
  */
 export class SeedBaseline {
   readonly events: SeedGateEvent[] = [];
-  private readonly processes: NsProcess[] = [];
+  private readonly processes: Daemon[] = [];
 
   constructor(
     private readonly topology: Topology,
@@ -26,9 +26,8 @@ export class SeedBaseline {
   start(): void {
     for (const vm of ['vm1', 'vm2'] as const) {
       this.processes.push(
-        startInNamespace(
+        startDaemon(
           `seed-${vm}`,
-          this.topology.vm[vm],
           [
             'bash',
             helperScript('seed-baseline.sh'),
@@ -41,6 +40,7 @@ export class SeedBaseline {
             String(this.intervalSeconds),
           ],
           {
+            netns: this.topology.vm[vm],
             onLine: (line) => {
               const e = JSON.parse(line) as { t: number; gate: 'open' | 'closed' };
               this.events.push({ ...e, vm });

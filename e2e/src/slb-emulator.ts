@@ -1,6 +1,6 @@
+import { type Daemon, startDaemon } from '@probegate/testenv';
 import { execa } from 'execa';
 import { VIP, WEB_PORT } from './addresses.js';
-import { type NsProcess, startInNamespace } from './ns-process.js';
 import { helperScript, node24 } from './paths.js';
 import type { ProbeEvent, RouteEvent } from './timeline.js';
 import type { Topology, VmName } from './topology.js';
@@ -38,7 +38,7 @@ export class SlbEmulator {
     vm1: { healthy: false, streak: 0, lastOk: undefined },
     vm2: { healthy: false, streak: 0, lastOk: undefined },
   };
-  private prober: NsProcess | undefined;
+  private prober: Daemon | undefined;
   private routeChain: Promise<void> = Promise.resolve();
   private routeError: Error | undefined;
   private readonly listeners = new Set<() => void>();
@@ -59,9 +59,8 @@ export class SlbEmulator {
       [this.topology.address.vm1, 'vm1'],
       [this.topology.address.vm2, 'vm2'],
     ]);
-    this.prober = startInNamespace(
+    this.prober = startDaemon(
       'slb-prober',
-      this.topology.slb,
       [
         node24(),
         helperScript('prober.ts'),
@@ -72,6 +71,7 @@ export class SlbEmulator {
         this.topology.address.vm2,
       ],
       {
+        netns: this.topology.slb,
         onLine: (line) => {
           const round = JSON.parse(line) as { t: number; results: { backend: string; ok: boolean }[] };
           for (const r of round.results) {

@@ -1,7 +1,6 @@
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, scratchDir, startDaemon, waitFor } from '@probegate/testenv';
-import { type NsProcess, startInNamespace } from './ns-process.js';
+import { type Daemon, freePort, scratchDir, startDaemon, waitFor } from '@probegate/testenv';
 
 /** A TCP port on the test process's loopback that reaches host:port inside a namespace. */
 export interface Tunnel {
@@ -18,11 +17,11 @@ export interface Tunnel {
 export async function tunnelInto(ns: string, host: string, port: number): Promise<Tunnel> {
   const dir = scratchDir('tunnel');
   const socket = join(dir, 's.sock');
-  const inside: NsProcess = startInNamespace(`tunnel-${ns}-${port}`, ns, [
-    'socat',
-    `UNIX-LISTEN:${socket},fork`,
-    `TCP:${host}:${port}`,
-  ]);
+  const inside: Daemon = startDaemon(
+    `tunnel-${ns}-${port}`,
+    ['socat', `UNIX-LISTEN:${socket},fork`, `TCP:${host}:${port}`],
+    { netns: ns },
+  );
   const localPort = await freePort();
   const outside = startDaemon(`tunnel-${localPort}`, [
     'socat',
@@ -60,11 +59,11 @@ export async function tunnelFrom(ns: string, listenPort: number, targetPort: num
     `TCP:127.0.0.1:${targetPort}`,
   ]);
   await waitFor(() => existsSync(socket), { what: `socket ${socket}`, timeoutMs: 10_000, intervalMs: 20 });
-  const inside = startInNamespace(`rtunnel-${ns}-${listenPort}`, ns, [
-    'socat',
-    `TCP-LISTEN:${listenPort},bind=127.0.0.1,fork,reuseaddr`,
-    `UNIX-CONNECT:${socket}`,
-  ]);
+  const inside = startDaemon(
+    `rtunnel-${ns}-${listenPort}`,
+    ['socat', `TCP-LISTEN:${listenPort},bind=127.0.0.1,fork,reuseaddr`, `UNIX-CONNECT:${socket}`],
+    { netns: ns },
+  );
   return {
     port: listenPort,
     url: `https://127.0.0.1:${listenPort}`,

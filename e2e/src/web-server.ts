@@ -1,10 +1,10 @@
+import { type Daemon, startDaemon } from '@probegate/testenv';
 import { WEB_PORT } from './addresses.js';
-import { type NsProcess, startInNamespace } from './ns-process.js';
 import { helperScript, node24 } from './paths.js';
 
 /** A VM's web server answering its host name (on one port or several); stop() and start() drive the "service down" scenarios. */
 export class WebServer {
-  private process: NsProcess | undefined;
+  private process: Daemon | undefined;
 
   constructor(
     readonly ns: string,
@@ -22,11 +22,10 @@ export class WebServer {
     const ready = new Promise<void>((resolve) => {
       listening = resolve;
     });
-    const child = startInNamespace(
+    const child = startDaemon(
       `web-${this.hostName}`,
-      this.ns,
       [node24(), helperScript('web-server.ts'), this.hostName, [this.port].flat().join(',')],
-      { onLine: (line) => line === 'listening' && listening() },
+      { netns: this.ns, onLine: (line) => line === 'listening' && listening() },
     );
     this.process = child;
     const timeout = new Promise<never>((_, reject) =>
