@@ -4,6 +4,7 @@ export * from './consul.js';
 export * from './consul-http.js';
 export * from './daemon.js';
 export * from './kube-api.js';
+export * from './kube-crd.js';
 export * from './netns.js';
 export * from './ports.js';
 export * from './wait.js';

@@ -1,12 +1,6 @@
-import {
-  ApiextensionsV1Api,
-  CustomObjectsApi,
-  loadYaml,
-  type V1CustomResourceDefinition,
-  Watch,
-} from '@kubernetes/client-node';
+import { ApiextensionsV1Api, CustomObjectsApi, Watch } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type KubeApi, startKubeApi, waitFor } from '../../src/index.js';
+import { installCrd, type KubeApi, startKubeApi, waitFor } from '../../src/index.js';
 
 // A small CRD with a CEL rule: enough to prove the server validates for real.
 const WIDGET_CRD = `
@@ -51,26 +45,19 @@ describe('the real apiextensions-apiserver started by the launcher', () => {
     // Without the watch cache, a compacted resourceVersion is refused by etcd itself (410).
     api = await startKubeApi({ watchCache: false });
     const kc = api.kubeConfig();
-    const crd = loadYaml<V1CustomResourceDefinition>(WIDGET_CRD);
-    await kc.makeApiClient(ApiextensionsV1Api).createCustomResourceDefinition({ body: crd });
+    await installCrd(kc, WIDGET_CRD);
     objects = kc.makeApiClient(CustomObjectsApi);
-    // A new CRD takes a moment to be served.
-    await waitFor(
-      async () => {
-        await objects.listNamespacedCustomObject({
-          group,
-          version: 'v1',
-          namespace: 'default',
-          plural: 'widgets',
-        });
-        return true;
-      },
-      { what: 'widgets to be served' },
-    );
   });
 
   afterAll(async () => {
     await api?.stop();
+  });
+
+  it('refuses a CRD manifest without group, plural or served version, naming them', async () => {
+    const broken = WIDGET_CRD.replace('served: true', 'served: false');
+    await expect(installCrd(api.kubeConfig(), broken)).rejects.toThrow(
+      /served spec.versions\[\].name undefined/,
+    );
   });
 
   it('stores the CRD with its CEL rule intact', async () => {

@@ -1,41 +1,20 @@
 // Builds real agents for integration tests: each "node" is a network namespace whose kernel the
 // agent drives, a Consul client agent it talks to, and (Kubernetes mode) the real API server.
-import {
-  ApiextensionsV1Api,
-  CustomObjectsApi,
-  type KubeConfig,
-  loadYaml,
-  type V1CustomResourceDefinition,
-} from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { createHostActuator, ExecaCommandRunner, type HostActuator } from '@probegate/host';
-import { createNamespace, waitFor } from '@probegate/testenv';
+import { createNamespace } from '@probegate/testenv';
 import { pino } from 'pino';
 import { Agent } from '../../../src/agent/agent.js';
 import { ConsulArbiter } from '../../../src/arbiter/consul-arbiter.js';
-import { failoverPairCrdYaml } from '../../../src/kube/crd.js';
 import { FailoverPairApi } from '../../../src/kube/failover-pair-api.js';
 import { KubernetesPairSource } from '../../../src/kube/kubernetes-source.js';
 import { KubernetesEventSink, KubernetesStatusSink } from '../../../src/kube/kubernetes-status-sink.js';
+import { GROUP, installFailoverPairCrd, PLURAL, VERSION } from '../kube/api-server.js';
 
-export const GROUP = 'probegate.io';
-export const VERSION = 'v1alpha1';
-export const PLURAL = 'failoverpairs';
+// The FailoverPair CRD and its coordinates, shared with the kube tests (and the agent bench).
+export { GROUP, installFailoverPairCrd as installCrd, PLURAL, VERSION };
 
 export const testLogger = () => pino({ level: process.env.PROBEGATE_TEST_LOG ?? 'silent' });
-
-/** Installs the FailoverPair CRD generated from core's schema and waits until it is served. */
-export async function installCrd(kc: KubeConfig): Promise<void> {
-  const crd = loadYaml<V1CustomResourceDefinition>(failoverPairCrdYaml());
-  await kc.makeApiClient(ApiextensionsV1Api).createCustomResourceDefinition({ body: crd });
-  const objects = kc.makeApiClient(CustomObjectsApi);
-  await waitFor(
-    async () => {
-      await objects.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL });
-      return true;
-    },
-    { what: 'failoverpairs to be served' },
-  );
-}
 
 /** A namespace standing in for a node's kernel, and an actuator driving it. */
 export async function nodeKernel(

@@ -1,30 +1,16 @@
 // Helpers for driving a real API server from outside the code under test: the FailoverPair CRD,
 // objects, the server process and etcd directly (for changes nothing can watch).
 import { readdirSync, readFileSync } from 'node:fs';
-import {
-  ApiextensionsV1Api,
-  CustomObjectsApi,
-  type KubeConfig,
-  type KubernetesObject,
-  loadYaml,
-  type V1CustomResourceDefinition,
-} from '@kubernetes/client-node';
-import { type KubeApi, waitFor } from '@probegate/testenv';
+import { CustomObjectsApi, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import { installCrd, type KubeApi } from '@probegate/testenv';
 import { failoverPairCrdYaml } from '../../../src/kube/crd.js';
 import { GROUP, PLURAL, VERSION } from '../../../src/kube/failover-pair-object.js';
 
-/** Installs the production FailoverPair CRD (through loadYaml, so its CEL rules are kept). */
+export { GROUP, PLURAL, VERSION };
+
+/** Installs the production FailoverPair CRD (as YAML, so its CEL rules are kept) and waits until served. */
 export async function installFailoverPairCrd(kc: KubeConfig): Promise<void> {
-  const crd = loadYaml<V1CustomResourceDefinition>(failoverPairCrdYaml());
-  await kc.makeApiClient(ApiextensionsV1Api).createCustomResourceDefinition({ body: crd });
-  const objects = kc.makeApiClient(CustomObjectsApi);
-  await waitFor(
-    async () => {
-      await objects.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL });
-      return true;
-    },
-    { what: 'failoverpairs to be served', timeoutMs: 60_000 },
-  );
+  await installCrd(kc, failoverPairCrdYaml());
 }
 
 export function pairManifest(
