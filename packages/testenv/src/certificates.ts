@@ -2,6 +2,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 
+/** A PEM certificate and its private key, as files. */
+export interface CertificateFiles {
+  cert: string;
+  key: string;
+}
+
 /** A throwaway CA and a client certificate it signed, as PEM files in `dir`. */
 export interface TestCertificates {
   caCert: string;
@@ -10,67 +16,89 @@ export interface TestCertificates {
   clientKey: string;
 }
 
-const openssl = (args: string[]) => execa('openssl', args, { stdin: 'ignore' });
+export interface CertificateRequest {
+  /** File stem in the folder: <name>.crt and <name>.key. */
+  name: string;
+  /** Subject, e.g. "/CN=server.dc1.consul". */
+  subject: string;
+  /** subjectAltName DNS names (a server certificate verifies against these). */
+  dnsNames?: readonly string[];
+  /** subjectAltName IP addresses. */
+  ipAddresses?: readonly string[];
+}
 
-export async function createTestCertificates(
-  dir: string,
-  clientName = 'probegate-test',
-): Promise<TestCertificates> {
-  const files: TestCertificates = {
-    caCert: join(dir, 'ca.crt'),
-    caKey: join(dir, 'ca.key'),
-    clientCert: join(dir, 'client.crt'),
-    clientKey: join(dir, 'client.key'),
-  };
+const openssl = (args: string[]) => execa('openssl', args, { stdin: 'ignore' });
+const newEcKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+
+/** A self-signed CA valid for two days: <dir>/ca.crt and <dir>/ca.key. */
+export async function createTestCa(dir: string, commonName = 'probegate-test-ca'): Promise<CertificateFiles> {
+  const ca = { cert: join(dir, 'ca.crt'), key: join(dir, 'ca.key') };
   await openssl([
     'req',
     '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
+    ...newEcKey,
     '-days',
     '2',
     '-subj',
-    '/CN=probegate-test-ca',
+    `/CN=${commonName}`,
     '-keyout',
-    files.caKey,
+    ca.key,
     '-out',
-    files.caCert,
+    ca.cert,
   ]);
-  const csr = join(dir, 'client.csr');
-  // system:masters: the API server grants it everything, as a cluster admin's kubeconfig would.
-  await openssl([
-    'req',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-subj',
-    `/O=system:masters/CN=${clientName}`,
-    '-keyout',
-    files.clientKey,
-    '-out',
-    csr,
-  ]);
+  return ca;
+}
+
+/** A certificate signed by `ca`, valid for two days, with the subject and alternative names asked for. */
+export async function issueCertificate(
+  ca: CertificateFiles,
+  dir: string,
+  request: CertificateRequest,
+): Promise<CertificateFiles> {
+  if (!/^[a-z0-9][a-z0-9-]*$/.test(request.name)) {
+    throw new Error(
+      `invalid certificate name: ${JSON.stringify(request.name)}: expected [a-z0-9-] (a file stem)`,
+    );
+  }
+  const issued = { cert: join(dir, `${request.name}.crt`), key: join(dir, `${request.name}.key`) };
+  const csr = join(dir, `${request.name}.csr`);
+  await openssl(['req', ...newEcKey, '-subj', request.subject, '-keyout', issued.key, '-out', csr]);
+  const altNames = [
+    ...(request.dnsNames ?? []).map((name) => `DNS:${name}`),
+    ...(request.ipAddresses ?? []).map((address) => `IP:${address}`),
+  ];
+  const extensions = join(dir, `${request.name}.ext`);
+  if (altNames.length > 0) writeFileSync(extensions, `subjectAltName=${altNames.join(',')}\n`);
   await openssl([
     'x509',
     '-req',
     '-in',
     csr,
     '-CA',
-    files.caCert,
+    ca.cert,
     '-CAkey',
-    files.caKey,
+    ca.key,
     '-CAcreateserial',
     '-days',
     '2',
+    ...(altNames.length > 0 ? ['-extfile', extensions] : []),
     '-out',
-    files.clientCert,
+    issued.cert,
   ]);
-  return files;
+  return issued;
+}
+
+export async function createTestCertificates(
+  dir: string,
+  clientName = 'probegate-test',
+): Promise<TestCertificates> {
+  const ca = await createTestCa(dir);
+  // system:masters: the API server grants it everything, as a cluster admin's kubeconfig would.
+  const client = await issueCertificate(ca, dir, {
+    name: 'client',
+    subject: `/O=system:masters/CN=${clientName}`,
+  });
+  return { caCert: ca.cert, caKey: ca.key, clientCert: client.cert, clientKey: client.key };
 }
 
 const b64 = (file: string) => readFileSync(file).toString('base64');

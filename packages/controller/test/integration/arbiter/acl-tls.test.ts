@@ -1,8 +1,13 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type ConsulAgent, freePort, startConsulDev } from '@probegate/testenv';
-import { execa } from 'execa';
+import {
+  type ConsulAgent,
+  createTestCa,
+  freePort,
+  issueCertificate,
+  scratchDir,
+  startConsulDev,
+} from '@probegate/testenv';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ConsulArbiter } from '../../../src/arbiter/consul-arbiter.js';
 import type { ConsulConnection } from '../../../src/arbiter/consul-config.js';
@@ -17,7 +22,7 @@ const members = {
   primary: { node: 'vm1', address: '198.18.0.1' },
   secondary: { node: 'vm2', address: '198.18.0.2' },
 };
-const dir = mkdtempSync(join(tmpdir(), 'probegate-acl-tls-'));
+const dir = scratchDir('acl-tls');
 const agents: ConsulAgent[] = [];
 const arbiters: ConsulArbiter[] = [];
 afterEach(async () => {
@@ -124,66 +129,22 @@ describe('TLS with a CA file and a server name against a real agent', () => {
   let httpsAddr: string;
   let caFile: string;
   beforeAll(async () => {
-    caFile = join(dir, 'ca.pem');
-    const openssl = (args: string[]) => execa('openssl', args, { stdin: 'ignore' });
-    await openssl([
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-days',
-      '2',
-      '-subj',
-      '/CN=probegate-test-consul-ca',
-      '-keyout',
-      join(dir, 'ca.key'),
-      '-out',
-      caFile,
-    ]);
-    await openssl([
-      'req',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-subj',
-      '/CN=server.dc1.consul',
-      '-keyout',
-      join(dir, 'server.key'),
-      '-out',
-      join(dir, 'server.csr'),
-    ]);
+    const ca = await createTestCa(dir, 'probegate-test-consul-ca');
+    caFile = ca.cert;
     // Only a DNS name: connecting to 127.0.0.1 verifies only when the server name is passed.
-    writeFileSync(join(dir, 'ext.cnf'), 'subjectAltName=DNS:server.dc1.consul\n');
-    await openssl([
-      'x509',
-      '-req',
-      '-in',
-      join(dir, 'server.csr'),
-      '-CA',
-      caFile,
-      '-CAkey',
-      join(dir, 'ca.key'),
-      '-CAcreateserial',
-      '-days',
-      '2',
-      '-extfile',
-      join(dir, 'ext.cnf'),
-      '-out',
-      join(dir, 'server.crt'),
-    ]);
+    const server = await issueCertificate(ca, dir, {
+      name: 'server',
+      subject: '/CN=server.dc1.consul',
+      dnsNames: ['server.dc1.consul'],
+    });
     const httpsPort = await freePort();
     agent = await startConsulDev({
       nodeName: 'vm1',
       hcl: [
         `ports { https = ${httpsPort} }`,
         `ca_file = "${caFile}"`,
-        `cert_file = "${join(dir, 'server.crt')}"`,
-        `key_file = "${join(dir, 'server.key')}"`,
+        `cert_file = "${server.cert}"`,
+        `key_file = "${server.key}"`,
         'verify_incoming = false',
       ],
     });
@@ -200,7 +161,7 @@ describe('TLS with a CA file and a server name against a real agent', () => {
     await eventually(
       'view over TLS',
       () => views.length,
-      (n) => n === 1,
+      (n) => n >= 1,
     );
     expect(views[0]?.primary.status).toBe('passing');
     expect(readFileSync(caFile, 'utf8')).toContain('BEGIN CERTIFICATE');
