@@ -40,6 +40,7 @@ export class ResilientInformer<T extends KubernetesObject> {
   private stopped = false;
   private hasSynced = false;
   private watching = false;
+  private resolveStart: (() => void) | undefined;
 
   constructor(
     private readonly kubeConfig: KubeConfig,
@@ -66,39 +67,44 @@ export class ResilientInformer<T extends KubernetesObject> {
     return [...this.known.values()];
   }
 
-  /** Starts watching; resolves after the first successful list, retrying until then. */
+  /**
+   * Starts watching; resolves after the first successful list, retrying until then (or at once
+   * when stop() comes first).
+   */
   async start(): Promise<void> {
     this.stopped = false;
-    await new Promise<void>((resolve) => {
-      const firstSync = this.handlers.synced;
-      let done = false;
-      this.handlers.synced = () => {
-        firstSync?.();
-        if (!done) {
-          done = true;
-          resolve();
-        }
-      };
-      void this.connect();
+    const firstSync = new Promise<void>((resolve) => {
+      this.resolveStart = resolve;
     });
+    void this.connect();
+    await firstSync;
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     this.generation++;
     clearTimeout(this.timer);
+    this.watching = false;
+    this.settleStart();
     const old = this.informer;
     this.informer = undefined;
     await old?.stop().catch(() => {});
   }
 
+  private settleStart(): void {
+    this.resolveStart?.();
+    this.resolveStart = undefined;
+  }
+
   private async connect(): Promise<void> {
     if (this.stopped) return;
     const generation = ++this.generation;
+    // Checked after every await: stop() or a newer attempt may have come meanwhile.
     const current = () => generation === this.generation && !this.stopped;
     const previous = this.informer;
     this.informer = undefined;
     await previous?.stop().catch(() => {});
+    if (!current()) return;
 
     const informer = makeInformer<T>(this.kubeConfig, this.path, this.list);
     // client-node reports a failed list through the error callback and still resolves start(),
@@ -119,7 +125,13 @@ export class ResilientInformer<T extends KubernetesObject> {
     } catch (error) {
       fail(error);
     }
-    if (!current() || failed) return;
+    if (!current()) {
+      // client-node's start() goes on from its list to a watch even when stop() came during
+      // the list: stop it again now that the watch exists.
+      await informer.stop().catch(() => {});
+      return;
+    }
+    if (failed) return;
     // Whatever the fresh list no longer has was deleted while we were not watching.
     const listed = new Set(informer.list().map(objectKey));
     for (const [key, obj] of this.known) if (!listed.has(key)) this.remove(obj);
@@ -127,6 +139,7 @@ export class ResilientInformer<T extends KubernetesObject> {
     this.hasSynced = true;
     this.watching = true;
     this.handlers.synced?.();
+    this.settleStart();
     this.schedule(this.options.relistEveryMs ?? 300_000);
   }
 

@@ -1,6 +1,7 @@
 // Helpers for driving a real API server from outside the code under test: the FailoverPair CRD,
 // objects, the server process and etcd directly (for changes nothing can watch).
 import { readdirSync, readFileSync } from 'node:fs';
+import { request } from 'node:https';
 import { CustomObjectsApi, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { installCrd, type KubeApi } from '@probegate/testenv';
 import { failoverPairCrdYaml } from '../../../src/kube/crd.js';
@@ -150,4 +151,44 @@ export function recordingKubeConfig(kc: KubeConfig, seen: SeenRequest[]): KubeCo
     await apply(context);
   };
   return kc;
+}
+
+/**
+ * How many FailoverPair watches the API server is serving right now (its
+ * apiserver_longrunning_requests gauge), to tell whether a client really closed its watch.
+ */
+export async function openFailoverPairWatches(api: KubeApi): Promise<number> {
+  const metrics = await getWithClientCertificate(api.kubeConfig(), `${api.server}/metrics`);
+  let open = 0;
+  for (const line of metrics.split('\n')) {
+    if (!line.startsWith('apiserver_longrunning_requests{')) continue;
+    if (
+      !line.includes('verb="WATCH"') ||
+      !line.includes(`group="${GROUP}"`) ||
+      !line.includes(`resource="${PLURAL}"`)
+    )
+      continue;
+    open += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return open;
+}
+
+async function getWithClientCertificate(kc: KubeConfig, url: string): Promise<string> {
+  const options: Parameters<KubeConfig['applyToHTTPSOptions']>[0] = {};
+  await kc.applyToHTTPSOptions(options);
+  return new Promise((resolve, reject) => {
+    const req = request(url, { ...options, timeout: 5_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        body += chunk;
+      });
+      res.on('end', () =>
+        res.statusCode === 200 ? resolve(body) : reject(new Error(`GET ${url}: HTTP ${res.statusCode}`)),
+      );
+    });
+    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error(`GET ${url}: timeout`)));
+    req.end();
+  });
 }

@@ -12,6 +12,7 @@ import {
   apiServerPid,
   deleteFromEtcd,
   installFailoverPairCrd,
+  openFailoverPairWatches,
   Pairs,
   recordingKubeConfig,
   type SeenRequest,
@@ -63,7 +64,8 @@ function newInformer(kc: KubeConfig, namespace: string, recorder: Recorder) {
     kc,
     api.watchPath(namespace),
     () => api.list(namespace),
-    recorder.handlers,
+    // Frozen: the informer must not write into the caller's handlers.
+    Object.freeze(recorder.handlers),
     // No periodic relist during a test: every relist seen here is a recovery.
     { relistEveryMs: 600_000, backoffBaseMs: 200, backoffMaxMs: 2_000 },
   );
@@ -186,6 +188,56 @@ describe('ResilientInformer on a real API server (watch cache on)', () => {
     await waitFor(() => informer.healthy, { what: 'the informer to be healthy', timeoutMs: WAIT_MS });
     expect(recorder.deletes).toEqual(['b']);
     expect(names(informer.objects())).toEqual(['a']);
+  });
+
+  it('leaves no watch running on the server when stopped during a reconnect', async () => {
+    const ns = 'informer-stop-reconnect';
+    await pairs.create(ns, 'a');
+    const seen: SeenRequest[] = [];
+    const kc = recordingKubeConfig(api.kubeConfig(), seen);
+    const pairApi = new FailoverPairApi(kc, 'informer-test');
+    let lists = 0;
+    let releaseList = () => {};
+    const listHeld = new Promise<void>((resolve) => {
+      releaseList = resolve;
+    });
+    const recorder = new Recorder();
+    const informer = new ResilientInformer<FailoverPairManifest>(
+      kc,
+      pairApi.watchPath(ns),
+      async () => {
+        lists++;
+        // The second list is the periodic re-list (a reconnect): held until stop() has returned.
+        if (lists === 2) await listHeld;
+        return pairApi.list(ns);
+      },
+      Object.freeze(recorder.handlers),
+      { relistEveryMs: 300, backoffBaseMs: 200, backoffMaxMs: 2_000 },
+    );
+    started.push(informer);
+    await informer.start();
+    await waitFor(async () => (await openFailoverPairWatches(api)) === 1, {
+      what: 'the first watch to be served',
+      timeoutMs: WAIT_MS,
+    });
+    await waitFor(() => lists === 2, { what: 'the reconnect to list', timeoutMs: WAIT_MS });
+
+    await informer.stop();
+    const stoppedAt = Date.now();
+    releaseList();
+    // client-node goes on from the held list to a watch: the informer must close it again.
+    await waitFor(() => seen.some((r) => r.at >= stoppedAt && isWatch(r)), {
+      what: 'the watch opened after the held list',
+      timeoutMs: WAIT_MS,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    await waitFor(async () => (await openFailoverPairWatches(api)) === 0, {
+      what: 'no FailoverPair watch left on the server',
+      timeoutMs: 5_000,
+    });
+    expect(informer.healthy).toBe(false);
+    expect(recorder.syncs).toBe(1);
+    expect(lists).toBe(2);
   });
 
   it('is unhealthy while the API server is unreachable, without syncing or deleting on failed lists, and healthy after', async () => {
