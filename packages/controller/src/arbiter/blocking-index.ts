@@ -19,10 +19,15 @@ export function parseConsulIndex(header: unknown): bigint | undefined {
 
 /** Go duration string ("30s", "5m") to milliseconds; Consul caps blocking waits at 10 minutes. */
 export function parseWait(wait: string): number {
-  const match = /^(\d+)(ms|s|m)$/.exec(wait);
-  if (!match) throw new Error(`wait must look like 500ms, 30s or 5m, got '${wait}'`);
-  const n = Number(match[1]);
-  const ms = match[2] === 'ms' ? n : match[2] === 's' ? n * 1000 : n * 60_000;
+  const ms = parseDuration('wait', wait);
   if (ms < 1 || ms > 600_000) throw new Error(`wait must be between 1ms and 10m, got '${wait}'`);
   return ms;
+}
+
+/** A duration such as 500ms, 3s or 5m, in milliseconds; `field` names the setting in the error. */
+export function parseDuration(field: string, text: string): number {
+  const match = /^(\d+)(ms|s|m)$/.exec(text);
+  if (!match) throw new Error(`${field} must look like 500ms, 30s or 5m, got '${text}'`);
+  const n = Number(match[1]);
+  return match[2] === 'ms' ? n : match[2] === 's' ? n * 1000 : n * 60_000;
 }

@@ -1,15 +1,15 @@
 import type { Arbiter, HealthSubscription, LockRequest } from './arbiter.js';
-import { parseWait } from './blocking-index.js';
+import { parseDuration, parseWait } from './blocking-index.js';
 import {
   BlockingWatch,
   type BlockingWatchTiming,
   defaultWatchTiming,
   reportListenerError,
 } from './blocking-watch.js';
-import { ConsulClient, type KvEntry, type ServiceInstance } from './consul-client.js';
+import { ConsulClient, type KvEntry, type ServiceInstance, type SessionInfo } from './consul-client.js';
 import type { ConsulConnection } from './consul-config.js';
 import { ArbiterError } from './errors.js';
-import { healthView, instancesOf, sameStatuses } from './health-mapping.js';
+import { healthView, sameStatuses } from './health-mapping.js';
 import {
   defaultHistoryLength,
   defaultKeyPrefix,
@@ -20,7 +20,14 @@ import {
 } from './lock-record.js';
 import type { ArbiterMetrics } from './metrics.js';
 import { ReachabilityTracker } from './reachability.js';
-import { SessionManager, sessionName } from './sessions.js';
+import {
+  defaultRenewInterval,
+  defaultSessionTiming,
+  NodeSession,
+  nodeOfSessionName,
+  type SessionTiming,
+  validateSessionTiming,
+} from './sessions.js';
 import type {
   HealthTarget,
   LockRecord,
@@ -40,8 +47,22 @@ export interface ConsulArbiterOptions {
   consulNode?: string;
   /** KV prefix of the lock keys: <prefix>/<namespace>/<name>/leader. */
   keyPrefix?: string;
-  /** Consul lock-delay after a session is invalidated (kept small: failover waits for it). */
+  /**
+   * Consul lock-delay after this node's session is invalidated (default 3s). A holder that cannot get
+   * its session confirmed stops serving before it runs out, so a partitioned node never serves
+   * alongside the one that takes over. Health-driven hand-overs release the lock and do not wait.
+   */
   lockDelay?: string;
+  /** TTL of this node's session (default 16s): a dead agent's locks are freed 2 x TTL after its last renewal. */
+  sessionTtl?: string;
+  /** How often the session is renewed (default a sixth of the lock-delay); at most a quarter of it. */
+  sessionRenewInterval?: string;
+  /**
+   * Keep this node's session from the first watch on, and report each member's agentAlive from the
+   * sessions peers keep (default true). Off, the session is made at the first acquire and liveness is
+   * unknown (health-only tests).
+   */
+  liveness?: boolean;
   historyLength?: number;
   timing?: Partial<BlockingWatchTiming>;
   requestTimeoutMs?: number;
@@ -101,6 +122,7 @@ const sameLockView = (a: LockView | undefined, b: LockView) =>
   a !== undefined &&
   a.holder === b.holder &&
   a.ownSessionValid === b.ownSessionValid &&
+  a.confirmed === b.confirmed &&
   JSON.stringify(a.record) === JSON.stringify(b.record);
 
 /** The Arbiter port on Consul: blocking-query health watches and a session lock per pair. */
@@ -113,8 +135,14 @@ export class ConsulArbiter implements Arbiter {
   private readonly locks = new Map<string, LockChannel>();
   /** One blocking query on the whole key prefix serves every pair's lock (1,000 pairs, 1 connection). */
   private lockWatch: BlockingWatch<KvEntry[]> | undefined;
-  private sessionManager: SessionManager | undefined;
-  private sessionsLoading: Promise<SessionManager> | undefined;
+  /** This node's session (its liveness for peers, the owner of its locks); renewed on its own sockets. */
+  private session: NodeSession | undefined;
+  private sessionLoading: Promise<NodeSession> | undefined;
+  private readonly sessionClient: ConsulClient;
+  private readonly sessionTiming: SessionTiming;
+  /** probegate nodes with a live session, from one blocking watch on the session list. */
+  private liveAgents: ReadonlySet<string> | undefined;
+  private sessionWatch: BlockingWatch<SessionInfo[]> | undefined;
   private closed = false;
 
   constructor(private readonly options: ConsulArbiterOptions) {
@@ -122,7 +150,19 @@ export class ConsulArbiter implements Arbiter {
     this.tracker = new ReachabilityTracker(options.failuresBeforeUnreachable ?? 2);
     this.timing = { ...defaultWatchTiming, ...options.timing };
     parseWait(this.timing.wait);
-    if (options.lockDelay !== undefined) parseWait(options.lockDelay);
+    const lockDelayMs = options.lockDelay
+      ? parseDuration('lockDelay', options.lockDelay)
+      : defaultSessionTiming.lockDelayMs;
+    this.sessionTiming = {
+      ttlMs: options.sessionTtl
+        ? parseDuration('sessionTtl', options.sessionTtl)
+        : defaultSessionTiming.ttlMs,
+      lockDelayMs,
+      renewIntervalMs: options.sessionRenewInterval
+        ? parseDuration('sessionRenewInterval', options.sessionRenewInterval)
+        : defaultRenewInterval(lockDelayMs),
+    };
+    validateSessionTiming(this.sessionTiming);
     const clientOptions: ConstructorParameters<typeof ConsulClient>[0] = {
       connection: options.connection,
       reachability: this.tracker,
@@ -131,6 +171,14 @@ export class ConsulArbiter implements Arbiter {
     if (options.metrics) clientOptions.metrics = options.metrics;
     if (options.onRequest) clientOptions.onRequest = options.onRequest;
     this.client = new ConsulClient(clientOptions);
+    // Renewals must not queue behind a mass failover's lock calls: their lateness would demote us.
+    this.sessionClient = new ConsulClient({
+      ...clientOptions,
+      requestTimeoutMs: this.sessionTiming.renewIntervalMs * 2,
+    });
+    this.tracker.onChange((state) => {
+      if (state.reachable && !this.session && !this.closed && options.liveness !== false) this.startSession();
+    });
   }
 
   // --- health -------------------------------------------------------------------------------------------
@@ -159,6 +207,10 @@ export class ConsulArbiter implements Arbiter {
       channel = created;
       this.health.set(key, channel);
       channel.watch.start();
+      if (this.options.liveness !== false) {
+        this.startSession();
+        this.ensureSessionWatch();
+      }
     }
     const subscriber: HealthSubscriber = { pair: id, members: subscription.members, listener };
     channel.subscribers.add(subscriber);
@@ -179,13 +231,25 @@ export class ConsulArbiter implements Arbiter {
     const entry = this.healthByPair.get(pairId(pair));
     const latest = entry?.channel.latest;
     if (!entry || !latest) return undefined;
-    return healthView(entry.subscriber.members, latest.instances, latest.index, latest.readAt);
+    return healthView(
+      entry.subscriber.members,
+      latest.instances,
+      latest.index,
+      latest.readAt,
+      this.liveAgents,
+    );
   }
 
   private publishHealth(channel: HealthChannel, subscriber: HealthSubscriber): void {
     const latest = channel.latest;
     if (!latest || !channel.subscribers.has(subscriber)) return;
-    const view = healthView(subscriber.members, latest.instances, latest.index, latest.readAt);
+    const view = healthView(
+      subscriber.members,
+      latest.instances,
+      latest.index,
+      latest.readAt,
+      this.liveAgents,
+    );
     const changed = !sameStatuses(subscriber.last, view);
     subscriber.last = view;
     if (changed) this.notify(() => subscriber.listener(view));
@@ -197,12 +261,9 @@ export class ConsulArbiter implements Arbiter {
     this.assertOpen();
     validateTarget(request.target);
     const key = this.keyOf(request.pair);
-    const sessions = await this.sessions();
-    const checks = await this.sessionChecks(request.target);
-    if (!checks) return false;
-    const name = sessionName(await this.consulNode(), request.target.service, request.target.tag);
+    const nodeSession = await this.nodeSession();
     for (let attempt = 0; attempt < 2; attempt++) {
-      const session = await sessions.ensure(name, checks);
+      const session = await nodeSession.ensure();
       if (!session) return false;
       // The prefix watch already knows the key on attempt one; the PUT below is atomic anyway.
       const watched = attempt === 0 ? this.locks.get(key)?.latest : undefined;
@@ -222,7 +283,7 @@ export class ConsulArbiter implements Arbiter {
       } catch (error) {
         // The session died between ensure() and the PUT: make a new one once.
         if (!(error instanceof ArbiterError && error.kind === 'rejected')) throw error;
-        sessions.forget(session);
+        nodeSession.lost(session);
       }
     }
     return false;
@@ -231,9 +292,9 @@ export class ConsulArbiter implements Arbiter {
   async release(request: LockRequest): Promise<void> {
     this.assertOpen();
     const key = this.keyOf(request.pair);
-    const sessions = await this.sessions();
+    const nodeSession = await this.nodeSession();
     const { value: entry } = await this.client.kvGet(key, this.oneShot());
-    if (!entry?.session || !sessions.isOwn(entry.session)) return;
+    if (!entry?.session || !nodeSession.isOwn(entry.session)) return;
     const record = nextLockRecord(
       parseLockRecord(entry.value),
       pairId(request.pair),
@@ -259,8 +320,8 @@ export class ConsulArbiter implements Arbiter {
       channel = created;
       this.locks.set(key, channel);
       this.ensureLockWatch();
-      // Sessions kept from before a restart make ownSessionValid right from the first view.
-      this.sessions().then(
+      // A session kept from before a restart makes ownSessionValid right from the first view.
+      this.nodeSession().then(
         () => this.publishLock(created),
         () => undefined,
       );
@@ -317,9 +378,11 @@ export class ConsulArbiter implements Arbiter {
     if (!latest) return;
     const { entry } = latest;
     const record = parseLockRecord(entry?.value);
+    const own = this.session?.isOwn(entry?.session) ?? false;
     const view: LockView = {
       holder: entry?.session ? (record?.holder ?? 'unknown') : undefined,
-      ownSessionValid: this.sessionManager?.isOwn(entry?.session) ?? false,
+      ownSessionValid: own,
+      ...(own ? { confirmed: this.session?.confirmed() ?? false } : {}),
       index: Number(latest.index),
       readAt: latest.readAt,
       ...(record ? { record } : {}),
@@ -364,11 +427,17 @@ export class ConsulArbiter implements Arbiter {
     this.closed = true;
     const watches = [...this.health.values()].map((c) => c.watch.stop());
     if (this.lockWatch) watches.push(this.lockWatch.stop());
+    if (this.sessionWatch) watches.push(this.sessionWatch.stop());
     this.lockWatch = undefined;
+    this.sessionWatch = undefined;
+    this.session?.stop();
     this.health.clear();
     this.locks.clear();
     await Promise.all(watches);
+    await this.sessionLoading?.catch(() => undefined);
+    this.session?.stop();
     this.client.close();
+    this.sessionClient.close();
   }
 
   // --- helpers ------------------------------------------------------------------------------------------
@@ -400,33 +469,61 @@ export class ConsulArbiter implements Arbiter {
     return this.resolvedConsulNode;
   }
 
-  private sessions(): Promise<SessionManager> {
-    if (this.sessionManager) return Promise.resolve(this.sessionManager);
-    this.sessionsLoading ??= (async () => {
-      const manager = new SessionManager(
-        this.client,
+  /** This node's session, adopted or made, and renewed from then on. */
+  private nodeSession(): Promise<NodeSession> {
+    if (this.session) return Promise.resolve(this.session);
+    this.sessionLoading ??= (async () => {
+      const session = new NodeSession(
+        this.sessionClient,
         await this.consulNode(),
-        this.options.lockDelay ?? '1s',
+        this.options.node,
+        this.sessionTiming,
+        () => this.republishLocks(),
+        (error) => this.options.onError?.(error),
       );
-      await manager.adopt();
-      this.sessionManager = manager;
-      return manager;
+      await session.start();
+      if (this.closed) session.stop();
+      else this.session = session;
+      this.republishLocks();
+      return session;
     })().finally(() => {
-      this.sessionsLoading = undefined;
+      this.sessionLoading = undefined;
     });
-    return this.sessionsLoading;
+    return this.sessionLoading;
   }
 
-  /** serfHealth plus the service checks of this node's instance of the target; undefined if it has none. */
-  private async sessionChecks(target: HealthTarget): Promise<string[] | undefined> {
-    const consulNode = await this.consulNode();
-    // The pair's health watch already holds the instances; ask Consul only when nobody watches.
-    const instances =
-      this.health.get(targetKey(target))?.latest?.instances ??
-      (await this.client.healthService(target, this.oneShot())).value;
-    const mine = instancesOf({ node: this.options.node, address: '', consulNode }, instances);
-    const serviceChecks = mine.flatMap((i) => i.checks.filter((c) => c.serviceId !== '').map((c) => c.id));
-    if (serviceChecks.length === 0) return undefined;
-    return ['serfHealth', ...new Set(serviceChecks)];
+  private startSession(): void {
+    this.nodeSession().catch((error: unknown) => {
+      if (error instanceof ArbiterError) this.options.onError?.(error);
+    });
+  }
+
+  private republishLocks(): void {
+    for (const channel of this.locks.values()) this.publishLock(channel);
+  }
+
+  /** Peers' liveness: which probegate nodes keep a session; a change re-evaluates every health view. */
+  private ensureSessionWatch(): void {
+    if (this.sessionWatch) return;
+    this.sessionWatch = new BlockingWatch(
+      (query) => this.client.sessionList(query),
+      (sessions) => {
+        const live = new Set<string>();
+        for (const s of sessions) {
+          const node = nodeOfSessionName(s.name);
+          if (node !== undefined) live.add(node);
+        }
+        const before = this.liveAgents;
+        this.liveAgents = live;
+        if (before && before.size === live.size && [...live].every((n) => before.has(n))) return;
+        for (const channel of this.health.values()) {
+          for (const subscriber of channel.subscribers) this.publishHealth(channel, subscriber);
+        }
+      },
+      (error) => this.options.onError?.(error),
+      this.timing,
+      this.options.onListenerError,
+    );
+    this.sessionWatch.start();
   }
 }

@@ -64,8 +64,11 @@ interface ConsulSurface {
         checks: string[];
         behavior: 'release' | 'delete';
         lockdelay: string;
+        ttl?: string;
       },
     ): WithResponse;
+    renew(options: CommonCallOptions & { id: string }): WithResponse;
+    list(options: BlockingCallOptions): WithResponse;
     info(options: CommonCallOptions & { id: string }): WithResponse;
     node(options: CommonCallOptions & { node: string }): WithResponse;
     destroy(options: CommonCallOptions & { id: string }): WithResponse;
@@ -114,6 +117,9 @@ export interface SessionInfo {
   node: string;
   checks: string[];
   behavior: string;
+  /** As Consul writes it, e.g. "16s"; '' without a TTL. */
+  ttl: string;
+  lockDelayMs: number;
 }
 
 export interface Blocking<T> {
@@ -133,6 +139,7 @@ export interface SessionSpec {
   node: string;
   checks: string[];
   lockDelay: string;
+  ttl?: string;
 }
 
 export interface ConsulClientOptions {
@@ -244,13 +251,22 @@ function parseKvList(body: unknown, response: RawResponse): KvEntry[] {
 function parseSession(operation: string, item: unknown): SessionInfo {
   if (!isRecord(item) || !str(item.ID) || !str(item.Node))
     throw malformed(operation, 'session lacks ID or Node');
-  const checks = Array.isArray(item.Checks) ? item.Checks.filter(str) : [];
+  // Consul 1.7+ lists node checks as NodeChecks and service checks as ServiceChecks [{ID}]; older, Checks.
+  const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+  const checks = [
+    ...list(item.Checks).filter(str),
+    ...list(item.NodeChecks).filter(str),
+    ...list(item.ServiceChecks).flatMap((c) => (isRecord(c) && str(c.ID) ? [c.ID] : [])),
+  ];
   return {
     id: item.ID,
     name: str(item.Name) ? item.Name : '',
     node: item.Node,
     checks,
     behavior: str(item.Behavior) ? item.Behavior : '',
+    ttl: str(item.TTL) ? item.TTL : '',
+    // Consul reports LockDelay in nanoseconds.
+    lockDelayMs: typeof item.LockDelay === 'number' ? item.LockDelay / 1e6 : 0,
   };
 }
 
@@ -374,6 +390,7 @@ export class ConsulClient {
             checks: spec.checks,
             behavior: 'release',
             lockdelay: spec.lockDelay,
+            ...(spec.ttl ? { ttl: spec.ttl } : {}),
           }),
         ),
       (body) => {
@@ -394,6 +411,41 @@ export class ConsulClient {
         // The package returns the first element; an invalidated session is an empty list.
         if (Array.isArray(body)) return body.length ? parseSession('session.info', body[0]) : undefined;
         return parseSession('session.info', body);
+      },
+    );
+  }
+
+  /** Renews a TTL session: true while it lives, false once Consul no longer knows it. */
+  async sessionRenew(id: string, timeoutMs = this.requestTimeoutMs): Promise<boolean> {
+    try {
+      return await this.call(
+        'session.renew',
+        timeoutMs,
+        undefined,
+        (c) => this.consul.session.renew({ ...c, id }),
+        () => true,
+      );
+    } catch (error) {
+      if (error instanceof ArbiterError && error.kind === 'rejected' && error.statusCode === 404)
+        return false;
+      throw error;
+    }
+  }
+
+  /** Every session in the datacenter, as a blocking query (peers' liveness). */
+  async sessionList(query: BlockingQuery): Promise<Blocking<SessionInfo[]>> {
+    return this.call(
+      'session.list',
+      this.blockingTimeout(query),
+      query.signal,
+      (c) => this.consul.session.list({ ...c, ...this.blockingOptions(query) }),
+      (body, response) => {
+        if (body === null) return { value: [], index: indexOf('session.list', response) };
+        if (!Array.isArray(body)) throw malformed('session.list', 'expected a JSON array');
+        return {
+          value: body.map((s) => parseSession('session.list', s)),
+          index: indexOf('session.list', response),
+        };
       },
     );
   }

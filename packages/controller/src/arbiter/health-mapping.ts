@@ -26,18 +26,28 @@ export function memberStatus(member: PairMember, instances: readonly ServiceInst
   return statuses.reduce((a, b) => ((severity[a] ?? 2) <= (severity[b] ?? 2) ? a : b));
 }
 
+/**
+ * Both members' health. `liveAgents` (probegate nodes keeping a session) adds each member's agentAlive;
+ * without it liveness is unknown.
+ */
 export function healthView(
   members: PairMembers,
   instances: readonly ServiceInstance[],
   index: bigint,
   readAt: number,
+  liveAgents?: ReadonlySet<string>,
 ): PairHealthView {
   const at = { index: Number(index), readAt };
+  const alive = (member: PairMember) => (liveAgents ? { agentAlive: liveAgents.has(member.node) } : {});
   return {
-    primary: { status: memberStatus(members.primary, instances), ...at },
-    secondary: { status: memberStatus(members.secondary, instances), ...at },
+    primary: { status: memberStatus(members.primary, instances), ...at, ...alive(members.primary) },
+    secondary: { status: memberStatus(members.secondary, instances), ...at, ...alive(members.secondary) },
   };
 }
 
 export const sameStatuses = (a: PairHealthView | undefined, b: PairHealthView): boolean =>
-  a !== undefined && a.primary.status === b.primary.status && a.secondary.status === b.secondary.status;
+  a !== undefined &&
+  a.primary.status === b.primary.status &&
+  a.secondary.status === b.secondary.status &&
+  a.primary.agentAlive === b.primary.agentAlive &&
+  a.secondary.agentAlive === b.secondary.agentAlive;

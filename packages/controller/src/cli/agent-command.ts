@@ -66,6 +66,18 @@ export const AGENT_FLAGS = {
     default: 'info',
     help: 'trace | debug | info | warn | error',
   },
+  'lock-delay': {
+    type: 'string',
+    env: 'PROBEGATE_LOCK_DELAY',
+    default: '3s',
+    help: "Consul lock-delay of this node's session; an active node that cannot reach Consul stops serving before it ends",
+  },
+  'session-ttl': {
+    type: 'string',
+    env: 'PROBEGATE_SESSION_TTL',
+    default: '16s',
+    help: "TTL of this node's Consul session (10s-86400s): a dead agent's locks go 2 x TTL after its last renewal; keep 2 x TTL + lock-delay above the gate lease",
+  },
   ...CONSUL_FLAGS,
 } as const satisfies Flags;
 
@@ -93,6 +105,8 @@ export async function agentCommand(argv: string[]): Promise<number> {
   const arbiter = new ConsulArbiter({
     connection,
     node,
+    lockDelay: values['lock-delay'] ?? '3s',
+    sessionTtl: values['session-ttl'] ?? '16s',
     metrics: promArbiterMetrics(metrics.registry),
     onError: (error) => log.warn({ kind: error.kind, operation: error.operation }, error.message),
   });

@@ -115,7 +115,13 @@ export class Reconciler {
         reachable: reach.reachable && health !== undefined,
         lastContactAt: reach.lastContactAt ?? this.startedAt,
       },
-      lock: lock ? { holder: lock.holder, ownSessionValid: lock.ownSessionValid } : NO_LOCK,
+      lock: lock
+        ? {
+            holder: lock.holder,
+            ownSessionValid: lock.ownSessionValid,
+            ...(lock.confirmed === undefined ? {} : { confirmed: lock.confirmed }),
+          }
+        : NO_LOCK,
       observed: {
         gate: observed.gate,
         vip: pair.spec.vip === undefined ? 'Unbound' : observed.vip,

@@ -28,16 +28,20 @@ afterAll(async () => {
   await injector?.stop();
 });
 
-function arbiterAt(address: string, registry = new Registry(), requests?: { n: number }) {
+function arbiterAt(address: string, registry = new Registry(), requests?: { n: number; session: number }) {
   const a = new ConsulArbiter({
     connection: { address },
     node: 'vm1',
+    // Health only: this node's session and peers' liveness are proven in lock-liveness.test.ts.
+    liveness: false,
     consulNode: 'vm1',
     requestTimeoutMs: 400,
     timing: { wait: '1s' },
     metrics: promArbiterMetrics(registry),
-    onRequest: () => {
-      if (requests) requests.n += 1;
+    onRequest: (operation) => {
+      // The session's renewals run at a fixed pace (counted apart): the watches must back off.
+      if (requests && operation.startsWith('session.')) requests.session += 1;
+      else if (requests) requests.n += 1;
     },
   });
   arbiters.push(a);
@@ -128,7 +132,7 @@ describe('a 10 s outage of the real agent', () => {
 
   it('makes a bounded number of requests, marks unreachable, and recovers when the agent is back', async () => {
     agent = await startConsulDev({ nodeName: 'vm1' });
-    const requests = { n: 0 };
+    const requests = { n: 0, session: 0 };
     const { arbiter } = arbiterAt(agent.httpAddr, new Registry(), requests);
     const health: PairHealthView[] = [];
     arbiter.watchHealth({ pair, target, members }, (v) => health.push(v));
@@ -142,6 +146,7 @@ describe('a 10 s outage of the real agent', () => {
     agent.kill('SIGKILL');
     await eventually('agent gone', () => agent.daemon.exited, Boolean);
     const before = requests.n;
+    const sessionBefore = requests.session;
     const outageStart = Date.now();
     await eventually(
       'unreachable',
@@ -158,6 +163,10 @@ describe('a 10 s outage of the real agent', () => {
     expect(during).toBeGreaterThanOrEqual(4);
     expect(during).toBeLessThanOrEqual(bound);
     expect(bound).toBeLessThanOrEqual(16);
+    // Renewals: one at a time, every 500 ms at most, even while each one fails.
+    const renewals = requests.session - sessionBefore;
+    expect(renewals).toBeGreaterThanOrEqual(5);
+    expect(renewals).toBeLessThanOrEqual(10_000 / 500 + 1);
     expect(arbiter.reachability().lastError?.kind).toBe('unreachable');
 
     await agent.restart();

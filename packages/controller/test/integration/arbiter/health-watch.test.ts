@@ -31,6 +31,8 @@ function arbiter(requests?: string[]) {
   const a = new ConsulArbiter({
     connection: { address: agent.httpAddr },
     node: 'vm1',
+    // Health only: this node's session and peers' liveness are proven in lock-liveness.test.ts.
+    liveness: false,
     onRequest: (op) => requests?.push(op),
   });
   arbiters.push(a);
@@ -141,6 +143,8 @@ describe('health watch on a real Consul agent (blocking queries)', () => {
     const a = new ConsulArbiter({
       connection: { address: agent.httpAddr },
       node: 'vm1',
+      // Health only: this node's session and peers' liveness are proven in lock-liveness.test.ts.
+      liveness: false,
       onListenerError: (e) => reported.push(e),
     });
     arbiters.push(a);
