@@ -24,6 +24,17 @@ export function leaseNeedsRenewal(expiresAt: Date | undefined, now: Date, leaseS
   return remaining < leaseSeconds / 2 || remaining > leaseSeconds + 1;
 }
 
+/**
+ * When a plan writes some lease anyway, every lease with less than this share left is renewed
+ * with it. Leases then end together and come due together: with 1,000 open gates the agent renews
+ * them in one kernel write per half lease, instead of one write for each second in which some
+ * lease happened to be opened.
+ */
+export const LEASE_ALIGN_SHARE = 0.75;
+
+const leaseDueSoon = (expiresAt: Date | undefined, now: Date, leaseSeconds: number): boolean =>
+  expiresAt === undefined || (expiresAt.getTime() - now.getTime()) / 1000 < leaseSeconds * LEASE_ALIGN_SHARE;
+
 export function leaseEnd(now: Date, leaseSeconds: number): Date {
   return new Date((Math.floor(now.getTime() / 1000) + leaseSeconds) * 1000);
 }
@@ -50,11 +61,17 @@ export function planGate(
   for (const ref of snapshot.foreign) late.push({ op: 'delete-rule', ref });
 
   const wanted = new Set(desired.map((d) => d.id));
+  const writesLease = desired.some(
+    (d) => d.active && leaseNeedsRenewal(snapshot.pairs.get(d.id)?.lease?.expiresAt, now, leaseSeconds),
+  );
+  const renew = writesLease ? leaseDueSoon : leaseNeedsRenewal;
+  const end = leaseEnd(now, leaseSeconds);
   for (const d of desired) {
     const seen = snapshot.pairs.get(d.id);
     const lease = d.active
-      ? leaseNeedsRenewal(seen?.lease?.expiresAt, now, leaseSeconds)
-        ? leaseEnd(now, leaseSeconds)
+      ? renew(seen?.lease?.expiresAt, now, leaseSeconds) ||
+        leaseNeedsRenewal(seen?.lease?.expiresAt, now, leaseSeconds)
+        ? end
         : seen?.lease?.expiresAt
       : undefined;
 

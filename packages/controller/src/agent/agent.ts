@@ -27,7 +27,11 @@ export interface AgentOptions {
    * Consul, so a mass failover of 1,000 pairs rides on a few batched writes, not 1,000.
    */
   workers?: number;
-  /** Re-evaluate every pair this often (timers, lease renewal) even without events. */
+  /**
+   * Safety net: re-evaluate every pair with nothing scheduled this often (default 60 s), in
+   * case an event was missed. Timers and lease renewals do not depend on it: each reconcile
+   * schedules the pair's next one, and a lease watchdog checks open gates every lease/3.
+   */
   resyncMs?: number;
   /** Lease of an open gate when no pair says otherwise. */
   defaultLeaseSeconds?: number;
@@ -49,6 +53,7 @@ export class Agent {
   private readonly reconciler: Reconciler;
   private workers: Promise<void>[] = [];
   private resyncTimer: NodeJS.Timeout | undefined;
+  private leaseTimer: NodeJS.Timeout | undefined;
   private server: ObservabilityServer | undefined;
   private started = false;
 
@@ -112,9 +117,13 @@ export class Agent {
     await this.adoptKernelState();
     for (let i = 0; i < (options.workers ?? 256); i++) this.workers.push(this.work());
     for (const key of options.source.keys()) this.queue.add(key);
-    const resyncMs = options.resyncMs ?? Math.min(10_000, (this.leaseSeconds() * 1000) / 3);
-    this.resyncTimer = setInterval(() => this.resync(), resyncMs);
+    this.resyncTimer = setInterval(() => this.resync(), options.resyncMs ?? 60_000);
     this.resyncTimer.unref?.();
+    this.leaseTimer = setInterval(
+      () => this.renewOverdueLeases(),
+      Math.min(10_000, (this.leaseSeconds() * 1000) / 3),
+    );
+    this.leaseTimer.unref?.();
     this.started = true;
     log.info(
       { node: options.node, pairs: options.source.keys().length, backend: options.actuator.backend },
@@ -142,10 +151,30 @@ export class Agent {
     await this.host.flush();
   }
 
+  /**
+   * Re-evaluating 1,000 pairs costs CPU on an idle node: only pairs with nothing scheduled are
+   * added (a pair waiting for a timer is re-evaluated when it fires).
+   */
   private resync(): void {
-    for (const key of new Set([...this.options.source.keys(), ...this.reconciler.managedKeys()]))
-      this.queue.add(key);
+    for (const key of new Set([...this.options.source.keys(), ...this.reconciler.managedKeys()])) {
+      if (!this.queue.isPending(key)) this.queue.add(key);
+    }
     this.metrics.queueDepth.set(this.queue.length);
+  }
+
+  /**
+   * An open gate whose renewal is overdue (its scheduled reconcile was lost or is stuck behind a
+   * failure) is reconciled now, well before the lease runs out and the gate closes by itself.
+   */
+  private renewOverdueLeases(): void {
+    const now = Date.now();
+    const halfLeaseMs = (this.leaseSeconds() * 1000) / 2;
+    for (const key of this.options.source.keys()) {
+      const observed = this.host.observedOf(key);
+      if (observed?.gate !== 'Open' || observed.leaseExpiresAt === undefined) continue;
+      if (observed.leaseExpiresAt - now < halfLeaseMs - 1_000 && !this.queue.isPending(key))
+        this.queue.add(key);
+    }
   }
 
   private async work(): Promise<void> {
@@ -187,6 +216,7 @@ export class Agent {
    */
   async stop(): Promise<void> {
     clearInterval(this.resyncTimer);
+    clearInterval(this.leaseTimer);
     this.queue.shutDown();
     await Promise.allSettled(this.workers);
     this.reconciler.close();

@@ -16,6 +16,7 @@ import {
   PLURAL,
   VERSION,
 } from './failover-pair-object.js';
+import { PairVersions } from './pair-versions.js';
 import { permission } from './permissions.js';
 
 // Each call names the permission it needs; the chart's RBAC test compares them with the ClusterRole.
@@ -33,6 +34,9 @@ const applyPatch = setHeaderOptions('Content-Type', PatchStrategy.ServerSideAppl
 export class FailoverPairApi {
   private readonly objects: CustomObjectsApi;
   private readonly core: CoreV1Api;
+  private readonly writtenListeners: ((object: FailoverPairManifest) => void)[] = [];
+  /** Newest version seen per pair (the source notes watch events, writes note themselves). */
+  readonly versions = new PairVersions();
 
   constructor(
     readonly kubeConfig: KubeConfig,
@@ -40,6 +44,21 @@ export class FailoverPairApi {
   ) {
     this.objects = kubeConfig.makeApiClient(CustomObjectsApi);
     this.core = kubeConfig.makeApiClient(CoreV1Api);
+  }
+
+  /**
+   * Every object the API server returned from one of our writes (status, finalizers): the cache
+   * can take it at once instead of acting on a stale copy until the watch event arrives.
+   */
+  onWritten(listener: (object: FailoverPairManifest) => void): void {
+    this.writtenListeners.push(listener);
+  }
+
+  private written(object: unknown): FailoverPairManifest {
+    const manifest = object as FailoverPairManifest;
+    this.versions.note(manifest);
+    for (const listener of this.writtenListeners) listener(manifest);
+    return manifest;
   }
 
   /** Path the informer watches (CALLS.watch). */
@@ -68,9 +87,13 @@ export class FailoverPairApi {
   }
 
   /** Server-side apply of this node's member entry (a list-map entry keyed by node). */
-  async applyMemberStatus(namespace: string, name: string, member: MemberStatus): Promise<void> {
+  async applyMemberStatus(
+    namespace: string,
+    name: string,
+    member: MemberStatus,
+  ): Promise<FailoverPairManifest> {
     void CALLS.applyStatus;
-    await this.applyStatusAs(this.fieldManager, namespace, name, { members: [member] });
+    return this.applyStatusAs(this.fieldManager, namespace, name, { members: [member] });
   }
 
   /**
@@ -83,9 +106,9 @@ export class FailoverPairApi {
     name: string,
     fields: PairLevelStatus,
     resourceVersion: string | undefined,
-  ): Promise<void> {
+  ): Promise<FailoverPairManifest> {
     void CALLS.applyStatus;
-    await this.applyStatusAs(
+    return this.applyStatusAs(
       `${this.fieldManager}-pair`.slice(0, 128),
       namespace,
       name,
@@ -100,8 +123,8 @@ export class FailoverPairApi {
     name: string,
     status: object,
     resourceVersion?: string,
-  ): Promise<void> {
-    await this.objects.patchNamespacedCustomObjectStatus(
+  ): Promise<FailoverPairManifest> {
+    const object = await this.objects.patchNamespacedCustomObjectStatus(
       {
         group: GROUP,
         version: VERSION,
@@ -119,12 +142,17 @@ export class FailoverPairApi {
       },
       applyPatch,
     );
+    return this.written(object);
   }
 
   /** Server-side apply of this node's finalizer (finalizers are a set: each node owns its own). */
-  async applyFinalizers(namespace: string, name: string, finalizers: string[]): Promise<void> {
+  async applyFinalizers(
+    namespace: string,
+    name: string,
+    finalizers: string[],
+  ): Promise<FailoverPairManifest> {
     void CALLS.applyFinalizer;
-    await this.objects.patchNamespacedCustomObject(
+    const object = await this.objects.patchNamespacedCustomObject(
       {
         group: GROUP,
         version: VERSION,
@@ -137,6 +165,7 @@ export class FailoverPairApi {
       },
       applyPatch,
     );
+    return this.written(object);
   }
 
   async createEvent(event: {

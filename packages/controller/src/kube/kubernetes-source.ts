@@ -10,6 +10,7 @@ import {
   toPairObject,
 } from './failover-pair-object.js';
 import { ResilientInformer } from './resilient-informer.js';
+import { isNewerResourceVersion } from './resource-version.js';
 
 type Manifest = FailoverPairManifest;
 
@@ -20,11 +21,13 @@ type Manifest = FailoverPairManifest;
 export class KubernetesPairSource implements PairSource {
   private readonly pairs = new Map<string, PairObject>();
   private readonly invalidPairs = new Map<string, InvalidPair>();
+  /** resourceVersion of this node's latest write per pair, until the watch has caught up with it. */
+  private readonly ownWrites = new Map<string, string>();
   private readonly listeners: ((key: string) => void)[] = [];
   private readonly informer: ResilientInformer<Manifest>;
 
   constructor(
-    api: FailoverPairApi,
+    private readonly api: FailoverPairApi,
     private readonly node: string,
     private readonly log: Logger,
     private readonly metrics: AgentMetrics | undefined,
@@ -42,6 +45,7 @@ export class KubernetesPairSource implements PairSource {
       },
       options.relistEveryMs === undefined ? {} : { relistEveryMs: options.relistEveryMs },
     );
+    api.onWritten((object) => this.adoptWritten(object));
   }
 
   get healthy(): boolean {
@@ -73,6 +77,16 @@ export class KubernetesPairSource implements PairSource {
   }
 
   private upsert(manifest: Manifest): void {
+    this.api.versions.note(manifest);
+    // Our own writes are cached as soon as they return: their watch events, and older ones
+    // still on the way, carry nothing new.
+    const written = this.ownWrites.get(this.keyOf(manifest));
+    if (written !== undefined) {
+      const version = manifest.metadata?.resourceVersion;
+      if (version === written) this.ownWrites.delete(this.keyOf(manifest));
+      if (!isNewerResourceVersion(version, written)) return;
+      this.ownWrites.delete(this.keyOf(manifest));
+    }
     const parsed = toPairObject(manifest);
     const key = parsed.key;
     if (isInvalid(parsed)) {
@@ -100,9 +114,40 @@ export class KubernetesPairSource implements PairSource {
     if (!mine) this.pairs.delete(key);
   }
 
+  /**
+   * An object returned by one of this node's writes. Caching it at once keeps the next reconcile
+   * from acting on the copy before the write (a stale resourceVersion guard, a rewrite of what
+   * was just written). Listeners hear of it only when it shows more than this node's own entry.
+   */
+  private adoptWritten(manifest: Manifest): void {
+    const cached = this.pairs.get(this.keyOf(manifest));
+    if (!cached || !isNewerResourceVersion(manifest.metadata?.resourceVersion, cached.resourceVersion))
+      return;
+    const parsed = toPairObject(manifest);
+    if (isInvalid(parsed) || !namesNode(parsed.spec, this.node)) return; // the watch event handles those
+    this.pairs.set(parsed.key, parsed);
+    if (parsed.resourceVersion) this.ownWrites.set(parsed.key, parsed.resourceVersion);
+    if (this.othersView(parsed) !== this.othersView(cached)) this.notify(parsed.key);
+  }
+
+  /** Everything about a pair except this node's own member entry. */
+  private othersView(pair: PairObject): string {
+    const status = pair.status && {
+      ...pair.status,
+      members: pair.status.members?.filter((m) => m.node !== this.node),
+    };
+    return JSON.stringify([pair.generation, pair.deleting, pair.finalizers, pair.requests, status]);
+  }
+
+  private keyOf(manifest: Manifest): string {
+    return `${manifest.metadata?.namespace ?? 'default'}/${manifest.metadata?.name ?? ''}`;
+  }
+
   private remove(manifest: Manifest): void {
-    const key = `${manifest.metadata?.namespace ?? 'default'}/${manifest.metadata?.name ?? ''}`;
+    const key = this.keyOf(manifest);
     this.invalidPairs.delete(key);
+    this.ownWrites.delete(key);
+    this.api.versions.forget(key);
     if (this.pairs.delete(key)) this.notify(key);
     this.updateCounts();
   }

@@ -18,17 +18,23 @@ export class KubernetesStatusSink implements StatusSink {
     // The guarded pair-level write goes first: the member write changes the resourceVersion.
     if (what.pair && fragment.pair) {
       const { fields, basedOnResourceVersion } = fragment.pair;
-      await this.api.applyPairStatus(pair.namespace, pair.name, fields, basedOnResourceVersion);
+      const guard = this.api.versions.guardFor(
+        pair.key,
+        basedOnResourceVersion,
+        pair.generation,
+        pair.status,
+      );
+      await this.api.applyPairStatus(pair.namespace, pair.name, fields, guard);
     }
     if (what.member) await this.api.applyMemberStatus(pair.namespace, pair.name, fragment.member);
   }
 
-  addFinalizer(pair: PairObject): Promise<void> {
-    return this.api.applyFinalizers(pair.namespace, pair.name, [nodeFinalizer(this.node)]);
+  async addFinalizer(pair: PairObject): Promise<void> {
+    await this.api.applyFinalizers(pair.namespace, pair.name, [nodeFinalizer(this.node)]);
   }
 
-  removeFinalizer(pair: PairObject): Promise<void> {
-    return this.api.applyFinalizers(pair.namespace, pair.name, []);
+  async removeFinalizer(pair: PairObject): Promise<void> {
+    await this.api.applyFinalizers(pair.namespace, pair.name, []);
   }
 }
 

@@ -87,6 +87,11 @@ export class WorkQueue<K> {
     this.backoff.forget(key);
   }
 
+  /** Whether the key will be processed without being added again: waiting, in progress or scheduled. */
+  isPending(key: K): boolean {
+    return this.queued.has(key) || this.processing.has(key) || this.timers.has(key);
+  }
+
   failuresOf(key: K): number {
     return this.backoff.failuresOf(key);
   }

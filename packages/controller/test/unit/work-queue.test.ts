@@ -11,6 +11,23 @@ describe('WorkQueue', () => {
     vi.useRealTimers();
   });
 
+  it('tells whether a key is pending: waiting, in progress or scheduled', async () => {
+    const q = new WorkQueue<string>();
+    expect(q.isPending('a')).toBe(false);
+    q.add('a');
+    expect(q.isPending('a')).toBe(true);
+    const key = await q.get();
+    expect(q.isPending('a')).toBe(true);
+    q.done(key as string);
+    expect(q.isPending('a')).toBe(false);
+    q.addAfter('a', 1_000);
+    expect(q.isPending('a')).toBe(true);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(await q.get()).toBe('a');
+    q.done('a');
+    expect(q.isPending('a')).toBe(false);
+  });
+
   it('hands out a key added many times only once', async () => {
     const q = new WorkQueue<string>();
     for (const key of ['a', 'b', 'a', 'a', 'b']) q.add(key);

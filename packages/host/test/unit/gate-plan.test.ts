@@ -181,6 +181,30 @@ describe('planGate', () => {
     expect(planGate(opened, [pair], NOW, 5).changes.map((c) => c.kind)).toEqual(['lease-renewed']);
   });
 
+  it('renews leases with less than 3/4 left whenever it writes a lease anyway, so they end together', () => {
+    const pair = (id: string): DesiredPair => ({
+      id,
+      key: `ns/${id}`,
+      cidrs: ['10.0.0.0/8'],
+      ports: [80],
+      active: true,
+    });
+    const at = (s: number) => new Date(NOW.getTime() + s * 1000);
+    const opened = simulate(emptySnapshot(), planGate(emptySnapshot(), [pair('a')], NOW, LEASE).ops);
+    // Opening b at 10 s: a has 20 s of 30 left, so it is renewed in the same write.
+    const both = planGate(opened, [pair('a'), pair('b')], at(10), LEASE);
+    expect(both.changes).toEqual([
+      { kind: 'lease-renewed', key: 'ns/a', leaseExpiresAt: leaseEnd(at(10), LEASE) },
+      { kind: 'pair-added', key: 'ns/b' },
+      { kind: 'gate-opened', key: 'ns/b', leaseExpiresAt: leaseEnd(at(10), LEASE) },
+    ]);
+    // Opening b at 5 s: a has 25 s left and is left alone.
+    const early = planGate(opened, [pair('a'), pair('b')], at(5), LEASE);
+    expect(early.changes.map((c) => c.kind)).toEqual(['pair-added', 'gate-opened']);
+    // Nothing to write at all: nothing is renewed early.
+    expect(planGate(opened, [pair('a')], at(10), LEASE).ops).toEqual([]);
+  });
+
   it('reports closing only a gate that was really open', () => {
     const active: DesiredPair = { id: 'a', key: 'ns/a', cidrs: ['10.0.0.0/8'], ports: [80], active: true };
     const opened = simulate(emptySnapshot(), planGate(emptySnapshot(), [active], NOW, LEASE).ops);
