@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { isIPv4 } from 'node:net';
-import { execa, type ResultPromise } from 'execa';
+import { execa } from 'execa';
+import { type Daemon, startDaemon } from './daemon.js';
 
 /** Result of a command run inside a namespace; never throws on a non-zero exit. */
 export interface NsResult {
@@ -11,7 +12,8 @@ export interface NsResult {
 }
 
 const namespaces = new Set<string>();
-const processes = new Set<ResultPromise>();
+// Stopped before their namespaces go; daemon.ts kills them anyway when the test process ends.
+const processes = new Set<Daemon>();
 let hooked = false;
 
 /** Synchronous, best effort: runs on exit and on signals, when promises can no longer settle. */
@@ -99,7 +101,7 @@ export async function destroyNamespace(ns: string): Promise<void> {
 
 /** Stops every process started with spawnIn and deletes every namespace this process created. */
 export async function destroyAllNamespaces(): Promise<void> {
-  await Promise.all([...processes].map((p) => stopProcess(p)));
+  await Promise.all([...processes].map((p) => p.stop()));
   await Promise.all([...namespaces].map((ns) => destroyNamespace(ns)));
 }
 
@@ -143,16 +145,10 @@ export interface BackgroundProcess {
 /** Starts a long-running process inside the namespace; stopped by stop() or destroyAllNamespaces. */
 export function spawnIn(ns: string, argv: readonly string[]): BackgroundProcess {
   hookProcessExit();
-  const child = execa('ip', ['netns', 'exec', ns, ...argv], { reject: false, stdin: 'ignore' });
-  processes.add(child);
-  void child.finally(() => processes.delete(child));
-  return { pid: child.pid, stop: () => stopProcess(child) };
-}
-
-async function stopProcess(child: ResultPromise): Promise<void> {
-  child.kill('SIGTERM');
-  await child;
-  processes.delete(child);
+  const daemon = startDaemon(`${ns}-${argv[0] ?? ''}`, argv, { netns: ns });
+  processes.add(daemon);
+  void daemon.done.then(() => processes.delete(daemon));
+  return { pid: daemon.pid, stop: () => daemon.stop() };
 }
 
 /** A TCP server answering `reply` to every connection (socat), e.g. a probe target. */
