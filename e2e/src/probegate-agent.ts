@@ -83,6 +83,9 @@ export class ProbegateAgentProcess {
         'iptables-nft',
         '--log-level',
         'debug',
+        // Consul's shortest TTL: a killed agent's lock goes 20 s after its last renewal.
+        '--session-ttl',
+        '10s',
       ],
       // The build resolves workspace packages to their dist/, never to sources (test runners set conditions).
       { netns: this.ns, cwd: repoRoot, env: { NODE_OPTIONS: '' } },

@@ -293,7 +293,12 @@ export class ConsulArbiter implements Arbiter {
     this.assertOpen();
     const key = this.keyOf(request.pair);
     const nodeSession = await this.nodeSession();
-    const { value: entry } = await this.client.kvGet(key, this.oneShot());
+    // Only the holder writes the key, so the watched entry is current when it shows us holding; a mass
+    // failover then costs one call per pair. ?release= is atomic anyway.
+    const watched = this.locks.get(key)?.latest?.entry;
+    const entry = nodeSession.isOwn(watched?.session)
+      ? watched
+      : (await this.client.kvGet(key, this.oneShot())).value;
     if (!entry?.session || !nodeSession.isOwn(entry.session)) return;
     const record = nextLockRecord(
       parseLockRecord(entry.value),
