@@ -22,13 +22,16 @@ interface Lock {
 /**
  * A shared in-memory stand-in for Consul, for tests of the reconcile loop: several nodes' arbiters
  * (arbiterFor) see the same health and locks. Health is set per member node; a node's "session" is
- * invalidated with invalidateSessions, which frees its locks as Consul's `release` behaviour does.
+ * invalidated with invalidateSessions, which frees its locks as Consul's `release` behaviour does;
+ * setConfirmed(false) plays a holder cut off from the servers, setAgentAlive(false) a dead agent.
  */
 export class InMemoryConsul {
   private index = 1;
   private readonly statuses = new Map<string, Map<string, HealthStatus>>();
   private readonly locks = new Map<string, Lock>();
   private readonly validSessions = new Set<string>();
+  private readonly unconfirmed = new Set<string>();
+  private readonly agentAlive = new Map<string, boolean>();
   private reachable: Reachability = { reachable: true };
   private readonly changeListeners = new Set<() => void>();
   private readonly reachabilityListeners = new Set<(state: Reachability) => void>();
@@ -48,12 +51,24 @@ export class InMemoryConsul {
     const map = this.statuses.get(key) ?? new Map<string, HealthStatus>();
     map.set(node, status);
     this.statuses.set(key, map);
-    // Consul invalidates sessions tied to a check that turns critical.
-    if (status === 'critical' || status === 'missing') this.invalidateSessions(node);
+    // Sessions are tied to serfHealth only: a critical service check is handed over by a release.
     this.bump();
   }
 
-  /** The node's session dies (its agent stopped or a check went critical): its locks are freed. */
+  /** Whether Consul confirmed the node's session recently (false: a holder cut off from the servers). */
+  setConfirmed(node: string, confirmed: boolean): void {
+    if (confirmed) this.unconfirmed.delete(node);
+    else this.unconfirmed.add(node);
+    this.bump();
+  }
+
+  /** Whether the node's agent keeps its session (peers' liveness); unset nodes report no liveness. */
+  setAgentAlive(node: string, alive: boolean): void {
+    this.agentAlive.set(node, alive);
+    this.bump();
+  }
+
+  /** The node's session dies (its Consul agent failed or the session expired): its locks are freed. */
   invalidateSessions(node: string): void {
     this.validSessions.delete(node);
     for (const [pair, lock] of this.locks) {
@@ -85,6 +100,8 @@ export class InMemoryConsul {
         this.statuses.get(targetKey(target))?.get(node) ?? 'missing',
       lock: (pair: string): Lock => this.locks.get(pair) ?? { holder: null },
       sessionValid: (node: string) => this.validSessions.has(node),
+      confirmed: (node: string) => !this.unconfirmed.has(node),
+      agentAlive: (node: string) => this.agentAlive.get(node),
     };
   }
 
@@ -95,12 +112,10 @@ export class InMemoryConsul {
   }
 
   /** @internal */
-  takeLock(pair: string, node: string, target: HealthTarget, reason: string): boolean {
+  takeLock(pair: string, node: string, reason: string): boolean {
     const lock = this.locks.get(pair) ?? { holder: null };
     if (lock.holder === node) return true;
     if (lock.holder !== null) return false;
-    const status = this.statuses.get(targetKey(target))?.get(node) ?? 'missing';
-    if (status === 'critical' || status === 'missing') return false;
     this.validSessions.add(node);
     this.locks.set(pair, {
       holder: node,
@@ -174,7 +189,7 @@ export class InMemoryArbiter implements Arbiter {
   async acquire(request: LockRequest): Promise<boolean> {
     this.calls.acquire += 1;
     this.consul.assertReachable('kv.acquire');
-    return this.consul.takeLock(pairId(request.pair), this.node, request.target, request.reason);
+    return this.consul.takeLock(pairId(request.pair), this.node, request.reason);
   }
 
   async release(request: LockRequest): Promise<void> {
@@ -187,7 +202,7 @@ export class InMemoryArbiter implements Arbiter {
     let last: string | undefined;
     const emit = () => {
       const view = this.lockView(pair);
-      const key = JSON.stringify([view.holder, view.ownSessionValid, view.record]);
+      const key = JSON.stringify([view.holder, view.ownSessionValid, view.confirmed, view.record]);
       if (key !== last) {
         last = key;
         listener(view);
@@ -223,18 +238,25 @@ export class InMemoryArbiter implements Arbiter {
     const state = this.consul.state();
     const { primary, secondary } = subscription.members;
     const at = { index: state.index, readAt: state.now };
-    return {
-      primary: { status: state.status(subscription.target, primary.node), ...at },
-      secondary: { status: state.status(subscription.target, secondary.node), ...at },
+    const member = (node: string) => {
+      const alive = state.agentAlive(node);
+      return {
+        status: state.status(subscription.target, node),
+        ...at,
+        ...(alive === undefined ? {} : { agentAlive: alive }),
+      };
     };
+    return { primary: member(primary.node), secondary: member(secondary.node) };
   }
 
   private lockView(pair: PairKey): LockView {
     const state = this.consul.state();
     const lock = state.lock(pairId(pair));
+    const own = lock.holder === this.node && state.sessionValid(this.node);
     return {
       holder: lock.holder ?? undefined,
-      ownSessionValid: lock.holder === this.node && state.sessionValid(this.node),
+      ownSessionValid: own,
+      ...(own ? { confirmed: state.confirmed(this.node) } : {}),
       index: state.index,
       readAt: state.now,
       ...(lock.record ? { record: lock.record } : {}),

@@ -49,20 +49,33 @@ describe('InMemoryArbiter (fake for reconcile-loop tests)', () => {
     ]);
   });
 
-  it('a critical check frees the lock like an invalidated session, and watchers see it', async () => {
+  it('a critical check keeps the lock (hand-over is a release); an invalidated session frees it', async () => {
     const { consul, vm1, vm2 } = world();
     const views: LockView[] = [];
     vm2.watchLock(pair, (v) => views.push(v));
     await vm1.acquire({ pair, target, reason: 'start' });
     consul.setHealth(target, 'vm1', 'critical');
+    expect(vm1.lockOf(pair)).toMatchObject({ holder: 'vm1', ownSessionValid: true, confirmed: true });
+    consul.invalidateSessions('vm1');
     expect(views.map((v) => v.holder)).toEqual([undefined, 'vm1', undefined]);
-    expect(await vm1.acquire({ pair, target, reason: 'retry while critical' })).toBe(false);
-    expect(await vm2.acquire({ pair, target, reason: 'vm1 critical' })).toBe(true);
+    expect(await vm2.acquire({ pair, target, reason: 'vm1 gone' })).toBe(true);
     expect((await vm2.readRecord(pair))?.transitions.map((t) => [t.from, t.to, t.reason])).toEqual([
       [null, 'vm1', 'start'],
       ['vm1', null, 'session invalidated'],
-      [null, 'vm2', 'vm1 critical'],
+      [null, 'vm2', 'vm1 gone'],
     ]);
+  });
+
+  it('an unconfirmed holder and a dead agent show in the views', async () => {
+    const { consul, vm1, vm2 } = world();
+    await vm1.acquire({ pair, target, reason: 'start' });
+    consul.setConfirmed('vm1', false);
+    expect(vm1.lockOf(pair)).toMatchObject({ holder: 'vm1', ownSessionValid: true, confirmed: false });
+    expect(vm2.lockOf(pair)?.confirmed).toBeUndefined();
+    consul.setAgentAlive('vm1', false);
+    const views: boolean[] = [];
+    vm2.watchHealth({ pair, target, members }, (v) => views.push(v.primary.agentAlive ?? true));
+    expect(views).toEqual([false]);
   });
 
   it('an unreachable arbiter throws ArbiterError and notifies reachability listeners', async () => {

@@ -57,6 +57,36 @@ describe('Reconciler (in-memory ports)', () => {
     expect(env.violations).toEqual([]);
   });
 
+  it('a holder whose session Consul stops confirming closes its gate but keeps the lock', async () => {
+    const env = await started();
+    env.consul.setConfirmed('vm1', false);
+    env.everyone(KEY);
+    await env.settle();
+    expect(serving(env)).toEqual([]);
+    expect(env.node('vm1').host.vips()).toEqual([]);
+    expect(env.node('vm1').arbiter.lockOf({ namespace: 'default', name: 'web' })?.holder).toBe('vm1');
+    env.consul.setConfirmed('vm1', true);
+    env.everyone(KEY);
+    await env.settle();
+    expect(serving(env)).toEqual(['vm1']);
+    expect(env.violations).toEqual([]);
+  });
+
+  it('a healthy primary whose agent died is passed over once Consul frees its lock', async () => {
+    const env = await started();
+    // vm1's agent is killed: nothing reconciles there any more; its gate lease runs out.
+    await env.node('vm1').arbiter.close();
+    env.node('vm1').queue.clear();
+    env.advance(60_000);
+    expect(serving(env)).toEqual([]);
+    env.consul.setAgentAlive('vm1', false);
+    env.consul.invalidateSessions('vm1');
+    env.node('vm1').queue.clear();
+    await env.settle();
+    expect(serving(env)).toEqual(['vm2']);
+    expect(env.violations).toEqual([]);
+  });
+
   it('writes nothing and spawns no kernel write in steady state', async () => {
     const env = await started();
     const writes = env.shared.writes;
