@@ -3,8 +3,9 @@ import {
   type KubeConfig,
   type KubernetesObject,
   type ListPromise,
-  makeInformer,
+  ListWatch,
   type ObjectCache,
+  Watch,
 } from '@kubernetes/client-node';
 import { ExponentialBackoff } from '../queue/backoff.js';
 
@@ -25,6 +26,31 @@ export interface ResilientInformerOptions {
 }
 
 const objectKey = (obj: KubernetesObject) => `${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`;
+
+/**
+ * client-node's ListWatch goes on from a list (or a reconnect delay) to a watch even when stop()
+ * came meanwhile. This Watch opens nothing for an attempt that is no longer current, and closes a
+ * watch that opened while the attempt ended, so no watch outlives its attempt.
+ */
+class AttemptWatch extends Watch {
+  constructor(
+    kubeConfig: KubeConfig,
+    private readonly isCurrent: () => boolean,
+  ) {
+    super(kubeConfig);
+  }
+
+  override async watch(...args: Parameters<Watch['watch']>): Promise<AbortController> {
+    if (!this.isCurrent()) {
+      const closed = new AbortController();
+      closed.abort();
+      return closed;
+    }
+    const controller = await super.watch(...args);
+    if (!this.isCurrent()) controller.abort();
+    return controller;
+  }
+}
 
 /**
  * client-node's informer stops for good on any error other than 410 and can go silent.
@@ -106,7 +132,12 @@ export class ResilientInformer<T extends KubernetesObject> {
     await previous?.stop().catch(() => {});
     if (!current()) return;
 
-    const informer = makeInformer<T>(this.kubeConfig, this.path, this.list);
+    const informer = new ListWatch<T>(
+      this.path,
+      new AttemptWatch(this.kubeConfig, current),
+      this.list,
+      false,
+    );
     // client-node reports a failed list through the error callback and still resolves start(),
     // with an empty cache: such a start must neither count as a sync nor delete anything.
     let failed = false;
@@ -125,13 +156,7 @@ export class ResilientInformer<T extends KubernetesObject> {
     } catch (error) {
       fail(error);
     }
-    if (!current()) {
-      // client-node's start() goes on from its list to a watch even when stop() came during
-      // the list: stop it again now that the watch exists.
-      await informer.stop().catch(() => {});
-      return;
-    }
-    if (failed) return;
+    if (!current() || failed) return;
     // Whatever the fresh list no longer has was deleted while we were not watching.
     const listed = new Set(informer.list().map(objectKey));
     for (const [key, obj] of this.known) if (!listed.has(key)) this.remove(obj);
