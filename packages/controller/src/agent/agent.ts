@@ -7,6 +7,7 @@ import { WorkQueue } from '../queue/work-queue.js';
 import { HostBatcher } from '../reconcile/host-batcher.js';
 import type { EventSink, PairSource, StatusSink } from '../reconcile/ports.js';
 import { gateOf, Reconciler } from '../reconcile/reconciler.js';
+import { BackgroundStatusWriter } from './background-status-writer.js';
 
 export interface AgentOptions {
   node: string;
@@ -37,6 +38,33 @@ export interface AgentOptions {
   defaultLeaseSeconds?: number;
 }
 
+/** The arbiter with its lock calls timed (where a slow failover spends its time). */
+function timedArbiter(arbiter: Arbiter, metrics: AgentMetrics): Arbiter {
+  return {
+    watchHealth: (subscription, listener) => arbiter.watchHealth(subscription, listener),
+    healthOf: (pair) => arbiter.healthOf(pair),
+    acquire: (request) => metrics.timed('arbiter', 'acquire', () => arbiter.acquire(request)),
+    release: (request) => metrics.timed('arbiter', 'release', () => arbiter.release(request)),
+    watchLock: (pair, listener) => arbiter.watchLock(pair, listener),
+    lockOf: (pair) => arbiter.lockOf(pair),
+    readRecord: (pair) => arbiter.readRecord(pair),
+    reachability: () => arbiter.reachability(),
+    onReachabilityChange: (listener) => arbiter.onReachabilityChange(listener),
+    close: () => arbiter.close(),
+  };
+}
+
+/** The status sink with its writes timed. */
+function timedStatus(status: StatusSink, metrics: AgentMetrics): StatusSink {
+  return {
+    writeStatus: (pair, fragment, what) =>
+      metrics.timed('status', 'write', () => status.writeStatus(pair, fragment, what)),
+    ...(status.currentStatus ? { currentStatus: (pair) => status.currentStatus?.(pair) } : {}),
+    addFinalizer: (pair) => status.addFinalizer(pair),
+    removeFinalizer: (pair) => status.removeFinalizer(pair),
+  };
+}
+
 /**
  * The probegate agent on one node: pairs from a source, decisions from core, the kernel through
  * the host actuator, Consul through the arbiter, all driven by one work queue.
@@ -50,6 +78,7 @@ export class Agent {
     burst: 500,
   });
   private readonly host: HostBatcher;
+  private readonly statusWriter: BackgroundStatusWriter;
   private readonly reconciler: Reconciler;
   private workers: Promise<void>[] = [];
   private resyncTimer: NodeJS.Timeout | undefined;
@@ -59,14 +88,26 @@ export class Agent {
 
   constructor(private readonly options: AgentOptions) {
     this.metrics = options.metrics ?? new AgentMetrics();
-    this.host = new HostBatcher(options.actuator, () => this.leaseSeconds());
+    this.statusWriter = new BackgroundStatusWriter(timedStatus(options.status, this.metrics), {
+      onFailure: (key, error, retryInMs) => {
+        this.metrics.errors.inc({ pair: key, stage: 'status' });
+        const conflict = (error as { code?: number })?.code === 409;
+        // A conflict is the guard working (the status changed meanwhile): routine, not a warning.
+        options.log[conflict ? 'debug' : 'warn'](
+          { err: error, pair: key, node: options.node, retryInMs },
+          'status write failed; deciding the pair again',
+        );
+        this.queue.addAfter(key, retryInMs);
+      },
+    });
+    this.host = new HostBatcher(options.actuator, () => this.leaseSeconds(), Date.now, this.metrics);
     this.reconciler = new Reconciler(
       {
         node: options.node,
         source: options.source,
-        arbiter: options.arbiter,
+        arbiter: timedArbiter(options.arbiter, this.metrics),
         host: this.host,
-        status: options.status,
+        status: this.statusWriter,
         events: options.events,
         metrics: this.metrics,
         log: options.log,
@@ -219,6 +260,8 @@ export class Agent {
     clearInterval(this.leaseTimer);
     this.queue.shutDown();
     await Promise.allSettled(this.workers);
+    // The last statuses go out if the API server answers soon; a stuck one does not hold the stop.
+    await Promise.race([this.statusWriter.drain(), new Promise((r) => setTimeout(r, 2_000).unref())]);
     this.reconciler.close();
     await this.options.source.stop();
     await this.options.arbiter.close();

@@ -3,6 +3,19 @@ import { nodeFinalizer, type PairObject } from '../reconcile/pair.js';
 import type { EventSink, StatusFragment, StatusSink } from '../reconcile/ports.js';
 import type { FailoverPairApi } from './failover-pair-api.js';
 
+/** The pair-level status changed since the version a write was computed from: decide again. */
+export class StatusConflictError extends Error {
+  readonly code = 409;
+
+  constructor(key: string, guard: string | undefined, newestSeen: string | undefined) {
+    super(
+      `${key}: pair-level status changed since resourceVersion ${guard ?? '(none)'} it was computed from` +
+        ` (newest seen here: ${newestSeen ?? 'none'}); retrying with a fresh view`,
+    );
+    this.name = 'StatusConflictError';
+  }
+}
+
 /** Status and finalizers through server-side apply, one field manager per node. */
 export class KubernetesStatusSink implements StatusSink {
   constructor(
@@ -24,7 +37,12 @@ export class KubernetesStatusSink implements StatusSink {
         pair.generation,
         pair.status,
       );
-      await this.api.applyPairStatus(pair.namespace, pair.name, fields, guard);
+      try {
+        await this.api.applyPairStatus(pair.namespace, pair.name, fields, guard);
+      } catch (error) {
+        if ((error as { code?: number })?.code !== 409) throw error;
+        throw new StatusConflictError(pair.key, guard, this.api.versions.newest(pair.key));
+      }
     }
     if (what.member) await this.api.applyMemberStatus(pair.namespace, pair.name, fragment.member);
   }

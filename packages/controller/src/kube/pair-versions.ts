@@ -43,6 +43,11 @@ export class PairVersions {
     });
   }
 
+  /** The newest resourceVersion seen for the pair. */
+  newest(key: string): string | undefined {
+    return this.seen.get(key)?.resourceVersion;
+  }
+
   forget(key: string): void {
     this.seen.delete(key);
   }

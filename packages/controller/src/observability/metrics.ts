@@ -20,6 +20,7 @@ export class AgentMetrics {
   readonly probeBytes: Counter<'pair' | 'verdict'>;
   readonly queueDepth: Gauge;
   readonly pairs: Gauge<'validity'>;
+  readonly portCallDuration: Histogram<'port' | 'call' | 'result'>;
   private readonly lastProbe = new Map<string, number>();
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
@@ -79,12 +80,32 @@ export class AgentMetrics {
       help: 'Pairs waiting in the work queue.',
       registers,
     });
+    this.portCallDuration = new Histogram({
+      name: 'probegate_port_call_duration_seconds',
+      help: 'Time a reconcile spends in each outside call: kernel write (host flush, including the wait for a batch), status write, lock acquire/release.',
+      labelNames: ['port', 'call', 'result'],
+      buckets: [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
     this.pairs = new Gauge({
       name: 'probegate_pairs',
       help: 'Pairs naming this node, by validity (valid, invalid).',
       labelNames: ['validity'],
       registers,
     });
+  }
+
+  /** Runs `call`, observing its duration by port, call and outcome. */
+  async timed<T>(port: string, call: string, run: () => Promise<T>): Promise<T> {
+    const stop = this.portCallDuration.startTimer({ port, call });
+    try {
+      const value = await run();
+      stop({ result: 'ok' });
+      return value;
+    } catch (error) {
+      stop({ result: 'error' });
+      throw error;
+    }
   }
 
   /** Mirrors the kernel's counters into Prometheus counters (a kernel reset counts from zero again). */

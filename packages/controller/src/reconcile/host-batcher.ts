@@ -6,6 +6,7 @@ import type {
   PairGate,
   VipState,
 } from '@probegate/host';
+import type { AgentMetrics } from '../observability/metrics.js';
 
 export interface LocalObservation {
   gate: GateState;
@@ -31,6 +32,7 @@ export class HostBatcher {
     private readonly actuator: HostActuator,
     private readonly leaseSeconds: () => number,
     private readonly now: () => number = Date.now,
+    private readonly metrics?: AgentMetrics,
   ) {}
 
   /** Sets (or with undefined, removes) a pair's desired gate; takes effect at the next flush. */
@@ -78,6 +80,10 @@ export class HostBatcher {
 
   /** Applies everything set so far; resolves when a kernel write that includes it has finished. */
   flush(): Promise<void> {
+    return this.metrics ? this.metrics.timed('host', 'flush', () => this.coalesce()) : this.coalesce();
+  }
+
+  private coalesce(): Promise<void> {
     if (!this.inFlight) {
       this.inFlight = this.applyNow().finally(() => {
         this.inFlight = undefined;
@@ -95,17 +101,16 @@ export class HostBatcher {
 
   private takeQueued(): Promise<void> {
     this.queued = undefined;
-    return this.flush();
+    return this.coalesce();
   }
 
   private async applyNow(): Promise<void> {
     const pairs = [...this.desired.values()];
     let result: ApplyResult;
+    const apply = () =>
+      this.actuator.apply(pairs, { now: new Date(this.now()), leaseSeconds: this.leaseSeconds() });
     try {
-      result = await this.actuator.apply(pairs, {
-        now: new Date(this.now()),
-        leaseSeconds: this.leaseSeconds(),
-      });
+      result = await (this.metrics ? this.metrics.timed('host', 'apply', apply) : apply());
     } catch (error) {
       this.lastApplyOk = false;
       this.lastError = error;
