@@ -88,9 +88,15 @@ export class Reconciler {
       await this.stage(pair, 'status', () => this.deps.status.addFinalizer(pair));
     }
     const runtime = this.ensureRuntime(pair);
-    const now = this.now();
-    const decision = this.decideFor(pair, self, runtime, now);
-    const executed = await this.execute(pair, runtime, decision);
+    let decision = this.decideFor(pair, self, runtime, this.now());
+    let executed = await this.execute(pair, runtime, decision);
+    if (executed && decision.lockAction === 'acquire') {
+      // Consul just granted the lock: bind and open now, not after the watch has reported it.
+      this.record(pair, runtime, decision, decision.nextMemory, true);
+      runtime.memory = decision.nextMemory;
+      decision = this.decideFor(pair, self, runtime, this.now(), JUST_ACQUIRED(node));
+      executed = await this.execute(pair, runtime, decision);
+    }
     const memory = executed ? decision.nextMemory : runtime.memory;
     this.record(pair, runtime, decision, memory, executed);
     runtime.memory = memory;
@@ -99,11 +105,17 @@ export class Reconciler {
     return requeue === undefined ? {} : { requeueAfterMs: Math.max(requeue, 50) };
   }
 
-  private decideFor(pair: PairObject, self: MemberRole, runtime: PairRuntime, now: number): Decision {
+  private decideFor(
+    pair: PairObject,
+    self: MemberRole,
+    runtime: PairRuntime,
+    now: number,
+    lockOverride?: LockView,
+  ): Decision {
     const { arbiter } = this.deps;
     const pk = splitPairKey(pair.key);
     const health = arbiter.healthOf(pk);
-    const lock = arbiter.lockOf(pk);
+    const lock = lockOverride ?? arbiter.lockOf(pk);
     const reach = arbiter.reachability();
     const observed = this.deps.host.observedOf(pair.key) ?? UNKNOWN_LOCAL;
     return decide({
@@ -148,10 +160,9 @@ export class Reconciler {
       const acquired = await this.stage(pair, 'arbiter', () => arbiter.acquire(request));
       if (!acquired) {
         host.set(pair.key, gateOf(pair, false));
+        await this.stage(pair, 'actuate', () => host.flush());
         return false;
       }
-      // Holding the lock now: decide again at once to bind the VIP and open the gate.
-      this.enqueue(pair.key);
     }
     const active = decision.desired.role === 'Active';
     const wasSet = host.has(pair.key);
@@ -306,6 +317,8 @@ const UNKNOWN_HEALTH: PairHealthView = {
   secondary: { status: 'missing', index: 0, readAt: 0 },
 };
 const NO_LOCK: LockView = { holder: undefined, ownSessionValid: false };
+/** The lock as an acquire that Consul just granted leaves it. */
+const JUST_ACQUIRED = (node: string): LockView => ({ holder: node, ownSessionValid: true, confirmed: true });
 
 export const targetOf = (spec: FailoverPairSpec): HealthTarget => ({
   service: spec.consul.service,
