@@ -298,6 +298,39 @@ function logSummary(file: string): Record<string, number> {
   return out;
 }
 
+/** Status of every pair, members keyed by node, for diffing two moments. */
+async function statusSnapshot(objects: CustomObjectsApi): Promise<Map<string, unknown>> {
+  const list = (await objects.listNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    namespace: 'default',
+    plural: PLURAL,
+  })) as { items: { metadata: { name: string }; status?: { members?: { node: string }[] } }[] };
+  const out = new Map<string, unknown>();
+  for (const item of list.items) {
+    const status = item.status ?? {};
+    const members = Object.fromEntries((status.members ?? []).map((m) => [m.node, m]));
+    out.set(item.metadata.name, { ...status, members });
+  }
+  return out;
+}
+
+/** Which status fields changed between two snapshots, counted over pairs (what steady writes change). */
+function statusDiff(before: Map<string, unknown>, after: Map<string, unknown>): Record<string, number> {
+  const out: Record<string, number> = {};
+  const walk = (a: unknown, b: unknown, path: string) => {
+    if (JSON.stringify(a) === JSON.stringify(b)) return;
+    if (a && b && typeof a === 'object' && typeof b === 'object' && !Array.isArray(a) && !Array.isArray(b)) {
+      const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+      for (const k of keys) walk((a as Json)[k], (b as Json)[k], path ? `${path}.${k}` : k);
+      return;
+    }
+    out[path] = (out[path] ?? 0) + 1;
+  };
+  for (const [name, status] of after) walk(before.get(name), status, '');
+  return out;
+}
+
 /** Polls until `probe` holds; on timeout returns what it reached instead of throwing. */
 async function until(
   probe: () => Promise<{ done: boolean; progress: Record<string, number> }>,
@@ -452,6 +485,7 @@ async function main(): Promise<Json> {
       vm1: await agentMetrics(metricsPort.vm1 as number),
       vm2: await agentMetrics(metricsPort.vm2 as number),
     };
+    const statusBefore = await statusSnapshot(objects);
     const before = {
       w: await apiWrites(api),
       p: { vm1: procStat(pids.vm1), vm2: procStat(pids.vm2) },
@@ -467,6 +501,7 @@ async function main(): Promise<Json> {
       vm1: await agentMetrics(metricsPort.vm1 as number),
       vm2: await agentMetrics(metricsPort.vm2 as number),
     };
+    const statusChanged = statusDiff(statusBefore, await statusSnapshot(objects));
     const ms = after.at - before.at;
     const cpu = (node: Node) =>
       round(
@@ -479,6 +514,7 @@ async function main(): Promise<Json> {
       seconds: round(ms / 1000),
       apiWritesPerMinute: round((total(after.w) - total(before.w)) / (ms / 60_000)),
       apiWrites: delta(after.w, before.w),
+      statusFieldsChanged: statusChanged,
       idleCpuPercentOfCore: { vm1: cpu('vm1'), vm2: cpu('vm2') },
       agentMetricsDuringWindow: {
         vm1: diffMetrics(metricsAfter.vm1, metricsBefore.vm1),

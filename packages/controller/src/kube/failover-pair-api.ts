@@ -18,6 +18,7 @@ import {
 } from './failover-pair-object.js';
 import { PairVersions } from './pair-versions.js';
 import { permission } from './permissions.js';
+import { makePooledApiClient, PooledKubeAuth } from './pooled-connections.js';
 
 // Each call names the permission it needs; the chart's RBAC test compares them with the ClusterRole.
 const CALLS = {
@@ -34,6 +35,8 @@ const applyPatch = setHeaderOptions('Content-Type', PatchStrategy.ServerSideAppl
 export class FailoverPairApi {
   private readonly objects: CustomObjectsApi;
   private readonly core: CoreV1Api;
+  /** One keep-alive connection pool for every call (client-node would open one per call). */
+  private readonly auth: PooledKubeAuth;
   private readonly writtenListeners: ((object: FailoverPairManifest) => void)[] = [];
   /** Newest version seen per pair (the source notes watch events, writes note themselves). */
   readonly versions = new PairVersions();
@@ -42,8 +45,9 @@ export class FailoverPairApi {
     readonly kubeConfig: KubeConfig,
     private readonly node: string,
   ) {
-    this.objects = kubeConfig.makeApiClient(CustomObjectsApi);
-    this.core = kubeConfig.makeApiClient(CoreV1Api);
+    this.auth = new PooledKubeAuth(kubeConfig);
+    this.objects = makePooledApiClient(kubeConfig, CustomObjectsApi, this.auth);
+    this.core = makePooledApiClient(kubeConfig, CoreV1Api, this.auth);
   }
 
   /**
