@@ -7,6 +7,7 @@ import {
   setHeaderOptions,
 } from '@kubernetes/client-node';
 import type { MemberStatus } from '@probegate/core';
+import { Limiter } from '../queue/limiter.js';
 import type { PairLevelStatus } from '../reconcile/ports.js';
 import {
   API_VERSION,
@@ -37,6 +38,8 @@ export class FailoverPairApi {
   private readonly core: CoreV1Api;
   /** One keep-alive connection pool for every call (client-node would open one per call). */
   private readonly auth: PooledKubeAuth;
+  /** Calls in flight at once: 1,000 reconciles starting together must not open 1,000 connections. */
+  private readonly limiter = new Limiter(32);
   private readonly writtenListeners: ((object: FailoverPairManifest) => void)[] = [];
   /** Newest version seen per pair (the source notes watch events, writes note themselves). */
   readonly versions = new PairVersions();
@@ -128,23 +131,25 @@ export class FailoverPairApi {
     status: object,
     resourceVersion?: string,
   ): Promise<FailoverPairManifest> {
-    const object = await this.objects.patchNamespacedCustomObjectStatus(
-      {
-        group: GROUP,
-        version: VERSION,
-        namespace,
-        plural: PLURAL,
-        name,
-        body: {
-          apiVersion: API_VERSION,
-          kind: KIND,
-          metadata: { name, namespace, ...(resourceVersion ? { resourceVersion } : {}) },
-          status,
+    const object = await this.limiter.run(() =>
+      this.objects.patchNamespacedCustomObjectStatus(
+        {
+          group: GROUP,
+          version: VERSION,
+          namespace,
+          plural: PLURAL,
+          name,
+          body: {
+            apiVersion: API_VERSION,
+            kind: KIND,
+            metadata: { name, namespace, ...(resourceVersion ? { resourceVersion } : {}) },
+            status,
+          },
+          fieldManager,
+          force: true,
         },
-        fieldManager,
-        force: true,
-      },
-      applyPatch,
+        applyPatch,
+      ),
     );
     return this.written(object);
   }
@@ -156,18 +161,20 @@ export class FailoverPairApi {
     finalizers: string[],
   ): Promise<FailoverPairManifest> {
     void CALLS.applyFinalizer;
-    const object = await this.objects.patchNamespacedCustomObject(
-      {
-        group: GROUP,
-        version: VERSION,
-        namespace,
-        plural: PLURAL,
-        name,
-        body: { apiVersion: API_VERSION, kind: KIND, metadata: { name, namespace, finalizers } },
-        fieldManager: `${this.fieldManager}-finalizer`.slice(0, 128),
-        force: true,
-      },
-      applyPatch,
+    const object = await this.limiter.run(() =>
+      this.objects.patchNamespacedCustomObject(
+        {
+          group: GROUP,
+          version: VERSION,
+          namespace,
+          plural: PLURAL,
+          name,
+          body: { apiVersion: API_VERSION, kind: KIND, metadata: { name, namespace, finalizers } },
+          fieldManager: `${this.fieldManager}-finalizer`.slice(0, 128),
+          force: true,
+        },
+        applyPatch,
+      ),
     );
     return this.written(object);
   }

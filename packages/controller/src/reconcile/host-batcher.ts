@@ -26,6 +26,7 @@ export class HostBatcher {
   private inFlight: Promise<void> | undefined;
   private queued: Promise<void> | undefined;
   private lastError: unknown;
+  private earliestLeaseEnd: number | undefined;
   private lastApplyOk = true;
 
   constructor(
@@ -48,6 +49,16 @@ export class HostBatcher {
   /** Gate/VIP/lease as the kernel reported at the last apply or observe. */
   observedOf(key: string): LocalObservation | undefined {
     return this.observed.get(key);
+  }
+
+  /**
+   * When the first open gate's lease reaches half its length (the moment a renewal is due), as
+   * of the last apply; undefined when no gate is open. One apply renews every lease due.
+   */
+  renewalDueAt(): number | undefined {
+    return this.earliestLeaseEnd === undefined
+      ? undefined
+      : this.earliestLeaseEnd - (this.leaseSeconds() * 1000) / 2;
   }
 
   /** Whether the last kernel apply succeeded (readiness). */
@@ -119,13 +130,14 @@ export class HostBatcher {
     this.lastApplyOk = true;
     this.lastError = undefined;
     const next = new Map<string, LocalObservation>();
+    let earliest: number | undefined;
     for (const [key, state] of result.pairs) {
-      next.set(key, {
-        gate: state.gate,
-        vip: state.vip ?? 'Unbound',
-        leaseExpiresAt: state.leaseExpiresAt?.getTime(),
-      });
+      const leaseExpiresAt = state.leaseExpiresAt?.getTime();
+      if (leaseExpiresAt !== undefined && (earliest === undefined || leaseExpiresAt < earliest))
+        earliest = leaseExpiresAt;
+      next.set(key, { gate: state.gate, vip: state.vip ?? 'Unbound', leaseExpiresAt });
     }
     this.observed = next;
+    this.earliestLeaseEnd = earliest;
   }
 }
