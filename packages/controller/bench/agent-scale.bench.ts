@@ -2,7 +2,9 @@
 // (network namespaces). Two agent processes (vm1, vm2) run from the built CLI.
 //   npx tsc -b && npm run bench:controller
 // Environment: PAIRS (1000), STEADY_SECONDS (60), STARTUP_TIMEOUT_SECONDS (300),
-// FAILOVER_TIMEOUT_SECONDS (60), AGENT_LOG_LEVEL (warn), PROBEGATE_KEEP_LOGS (keep agent logs).
+// FAILOVER_TIMEOUT_SECONDS (60), AGENT_LOG_LEVEL (warn), PROBEGATE_KEEP_LOGS (keep agent logs),
+// AGENT_NODE_OPTIONS (Node/V8 flags for the agents, e.g. --max-semi-space-size=1), HEAP_SNAPSHOT
+// (each agent writes a heap snapshot into the log folder after the steady window).
 // Prints the figures and writes results/controller-bench.json, whatever happens: a phase that
 // times out records how far it got and marks its goal missed. Not a test: nothing here asserts.
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

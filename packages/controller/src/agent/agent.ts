@@ -31,9 +31,10 @@ export interface AgentOptions {
    */
   workers?: number;
   /**
-   * Safety net: re-evaluate every pair with nothing scheduled this often (default 60 s), in
-   * case an event was missed. Timers and lease renewals do not depend on it: each reconcile
-   * schedules the pair's next one, and a lease watchdog checks open gates every lease/3.
+   * Safety net: re-evaluate every pair with nothing scheduled this often (default 5 min, like the
+   * informer's re-list), in case an event was missed. Timers and lease renewals do not depend on
+   * it: each reconcile schedules the pair's next timer, renewLeases renews every open gate's
+   * lease, and a watchdog reconciles any open gate whose renewal is overdue.
    */
   resyncMs?: number;
   /** Lease of an open gate when no pair says otherwise. */
@@ -62,6 +63,9 @@ function timedStatus(status: StatusSink, metrics: AgentMetrics): StatusSink {
     writeStatus: (pair, fragment, what) =>
       metrics.timed('status', 'write', () => status.writeStatus(pair, fragment, what)),
     ...(status.currentStatus ? { currentStatus: (pair) => status.currentStatus?.(pair) } : {}),
+    ...(status.refreshStatus
+      ? { refreshStatus: (pair) => status.refreshStatus?.(pair) ?? Promise.resolve() }
+      : {}),
     addFinalizer: (pair) => status.addFinalizer(pair),
     removeFinalizer: (pair) => status.removeFinalizer(pair),
   };
@@ -161,7 +165,7 @@ export class Agent {
     await this.adoptKernelState();
     for (let i = 0; i < (options.workers ?? 1024); i++) this.workers.push(this.work());
     for (const key of options.source.keys()) this.queue.add(key);
-    this.resyncTimer = setInterval(() => this.resync(), options.resyncMs ?? 60_000);
+    this.resyncTimer = setInterval(() => this.resync(), options.resyncMs ?? 300_000);
     this.resyncTimer.unref?.();
     this.leaseTimer = setInterval(
       () => this.renewOverdueLeases(),

@@ -41,9 +41,11 @@ export class BackgroundStatusWriter implements StatusSink {
     this.concurrency = options.concurrency ?? 16;
     this.backoff = new ExponentialBackoff(options.baseDelayMs ?? 500, options.maxDelayMs ?? 30_000);
     if (sink.currentStatus) this.currentStatus = (pair) => sink.currentStatus?.(pair);
+    if (sink.refreshStatus) this.refreshStatus = (pair) => sink.refreshStatus?.(pair) ?? Promise.resolve();
   }
 
   currentStatus?: StatusSink['currentStatus'];
+  refreshStatus?: StatusSink['refreshStatus'];
 
   /** Writes waiting or in flight. */
   get backlog(): number {
