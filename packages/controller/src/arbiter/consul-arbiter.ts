@@ -142,6 +142,13 @@ export class ConsulArbiter implements Arbiter {
   private readonly sessionTiming: SessionTiming;
   /** probegate nodes with a live session, from one blocking watch on the session list. */
   private liveAgents: ReadonlySet<string> | undefined;
+  /** Until then a node without a session may just be starting: its liveness is unknown, not "gone". */
+  private livenessKnownFrom = 0;
+  private readonly liveness = (node: string): boolean | undefined => {
+    if (!this.liveAgents) return undefined;
+    if (this.liveAgents.has(node)) return true;
+    return Date.now() >= this.livenessKnownFrom ? false : undefined;
+  };
   private sessionWatch: BlockingWatch<SessionInfo[]> | undefined;
   private closed = false;
 
@@ -231,25 +238,13 @@ export class ConsulArbiter implements Arbiter {
     const entry = this.healthByPair.get(pairId(pair));
     const latest = entry?.channel.latest;
     if (!entry || !latest) return undefined;
-    return healthView(
-      entry.subscriber.members,
-      latest.instances,
-      latest.index,
-      latest.readAt,
-      this.liveAgents,
-    );
+    return healthView(entry.subscriber.members, latest.instances, latest.index, latest.readAt, this.liveness);
   }
 
   private publishHealth(channel: HealthChannel, subscriber: HealthSubscriber): void {
     const latest = channel.latest;
     if (!latest || !channel.subscribers.has(subscriber)) return;
-    const view = healthView(
-      subscriber.members,
-      latest.instances,
-      latest.index,
-      latest.readAt,
-      this.liveAgents,
-    );
+    const view = healthView(subscriber.members, latest.instances, latest.index, latest.readAt, this.liveness);
     const changed = !sameStatuses(subscriber.last, view);
     subscriber.last = view;
     if (changed) this.notify(() => subscriber.listener(view));
@@ -503,6 +498,13 @@ export class ConsulArbiter implements Arbiter {
     });
   }
 
+  private republishHealth(): void {
+    if (this.closed) return;
+    for (const channel of this.health.values()) {
+      for (const subscriber of channel.subscribers) this.publishHealth(channel, subscriber);
+    }
+  }
+
   private republishLocks(): void {
     for (const channel of this.locks.values()) this.publishLock(channel);
   }
@@ -510,6 +512,9 @@ export class ConsulArbiter implements Arbiter {
   /** Peers' liveness: which probegate nodes keep a session; a change re-evaluates every health view. */
   private ensureSessionWatch(): void {
     if (this.sessionWatch) return;
+    // A peer that starts with us needs a moment for its session; one TTL is what a restart may take.
+    this.livenessKnownFrom = Date.now() + this.sessionTiming.ttlMs;
+    setTimeout(() => this.republishHealth(), this.sessionTiming.ttlMs + 10).unref();
     this.sessionWatch = new BlockingWatch(
       (query) => this.client.sessionList(query),
       (sessions) => {
@@ -521,9 +526,7 @@ export class ConsulArbiter implements Arbiter {
         const before = this.liveAgents;
         this.liveAgents = live;
         if (before && before.size === live.size && [...live].every((n) => before.has(n))) return;
-        for (const channel of this.health.values()) {
-          for (const subscriber of channel.subscribers) this.publishHealth(channel, subscriber);
-        }
+        this.republishHealth();
       },
       (error) => this.options.onError?.(error),
       this.timing,

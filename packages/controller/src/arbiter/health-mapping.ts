@@ -26,19 +26,19 @@ export function memberStatus(member: PairMember, instances: readonly ServiceInst
   return statuses.reduce((a, b) => ((severity[a] ?? 2) <= (severity[b] ?? 2) ? a : b));
 }
 
-/**
- * Both members' health. `liveAgents` (probegate nodes keeping a session) adds each member's agentAlive;
- * without it liveness is unknown.
- */
+/** Both members' health; `liveness` (is the node's probegate agent alive? undefined: unknown) adds agentAlive. */
 export function healthView(
   members: PairMembers,
   instances: readonly ServiceInstance[],
   index: bigint,
   readAt: number,
-  liveAgents?: ReadonlySet<string>,
+  liveness?: (node: string) => boolean | undefined,
 ): PairHealthView {
   const at = { index: Number(index), readAt };
-  const alive = (member: PairMember) => (liveAgents ? { agentAlive: liveAgents.has(member.node) } : {});
+  const alive = (member: PairMember) => {
+    const agentAlive = liveness?.(member.node);
+    return agentAlive === undefined ? {} : { agentAlive };
+  };
   return {
     primary: { status: memberStatus(members.primary, instances), ...at, ...alive(members.primary) },
     secondary: { status: memberStatus(members.secondary, instances), ...at, ...alive(members.secondary) },

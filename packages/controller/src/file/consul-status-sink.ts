@@ -59,6 +59,21 @@ export class ConsulStatusSink implements StatusSink {
     return this.published.get(pair.key);
   }
 
+  async refreshStatus(pair: PairObject): Promise<void> {
+    const value = (await this.consul.kv.get(pairStatusKey(this.prefix, pair.key))) as
+      | { Value?: string | null }
+      | undefined;
+    if (!value?.Value) return;
+    let fields: Partial<PairLevelStatus>;
+    try {
+      fields = JSON.parse(value.Value) as PairLevelStatus;
+    } catch {
+      return; // hand-edited: our next write replaces it
+    }
+    const old = this.published.get(pair.key);
+    this.published.set(pair.key, { ...(old ?? {}), ...fields, members: old?.members ?? [] });
+  }
+
   async addFinalizer(): Promise<void> {}
 
   async removeFinalizer(): Promise<void> {}

@@ -40,6 +40,11 @@ export interface StatusSink {
   ): Promise<void>;
   /** The status as this sink last published it, where the pair object carries none (VM mode). */
   currentStatus?(pair: PairObject): FailoverPairStatus | undefined;
+  /**
+   * Re-reads the pair-level status the other member may have written (VM mode: each node otherwise
+   * knows only its own writes), so a transition names the node that served before.
+   */
+  refreshStatus?(pair: PairObject): Promise<void>;
   addFinalizer(pair: PairObject): Promise<void>;
   removeFinalizer(pair: PairObject): Promise<void>;
 }

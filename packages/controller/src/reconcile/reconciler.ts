@@ -216,19 +216,27 @@ export class Reconciler {
     const effective: Decision = executed
       ? decision
       : { ...decision, desired: { role: 'Standby', gate: 'Closed', vip: 'Unbound' } };
-    const current = pair.status ?? this.deps.status.currentStatus?.(pair);
-    const fragment = statusFragment({
-      pair: current === pair.status ? pair : { ...pair, status: current },
-      node,
-      self,
-      ownHealth: health?.[self].status ?? 'unknown',
-      decision: effective,
-      observed: this.deps.host.observedOf(pair.key) ?? UNKNOWN_LOCAL,
-      arbiterReachable: arbiter.reachability().reachable,
-      peerHealthy: peerStatus === 'passing' || (peerStatus === 'warning' && pair.spec.warningIsHealthy),
-      now: this.now(),
-    });
-    const changes = statusChanges(pair.status ?? this.deps.status.currentStatus?.(pair), fragment);
+    const fragmentFrom = () => {
+      const current = pair.status ?? this.deps.status.currentStatus?.(pair);
+      const fragment = statusFragment({
+        pair: current === pair.status ? pair : { ...pair, status: current },
+        node,
+        self,
+        ownHealth: health?.[self].status ?? 'unknown',
+        decision: effective,
+        observed: this.deps.host.observedOf(pair.key) ?? UNKNOWN_LOCAL,
+        arbiterReachable: arbiter.reachability().reachable,
+        peerHealthy: peerStatus === 'passing' || (peerStatus === 'warning' && pair.spec.warningIsHealthy),
+        now: this.now(),
+      });
+      return { fragment, changes: statusChanges(current, fragment) };
+    };
+    let { fragment, changes } = fragmentFrom();
+    if (changes.pair && !pair.status && this.deps.status.refreshStatus) {
+      // Pair-level fields change only on a transition: worth one read of what the peer wrote.
+      await this.stage(pair, 'status', () => this.deps.status.refreshStatus?.(pair) ?? Promise.resolve());
+      ({ fragment, changes } = fragmentFrom());
+    }
     if (!changes.member && !changes.pair) return;
     await this.stage(pair, 'status', () => this.deps.status.writeStatus(pair, fragment, changes));
   }

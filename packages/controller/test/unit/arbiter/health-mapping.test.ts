@@ -82,6 +82,22 @@ describe('healthView', () => {
     });
   });
 
+  it.each([
+    [true, { agentAlive: true }],
+    [false, { agentAlive: false }],
+    [undefined, {}],
+  ])('adds agentAlive from liveness (%s)', (alive, expected) => {
+    const view = healthView(
+      { primary: { node: 'vm1', address: '10.0.0.1' }, secondary: { node: 'vm2', address: '10.0.0.2' } },
+      [instance('vm1', '10.0.0.1', ['passing'])],
+      1n,
+      0,
+      (node) => (node === 'vm1' ? alive : true),
+    );
+    expect(view.primary).toEqual({ status: 'passing', index: 1, readAt: 0, ...expected });
+    expect(view.secondary.agentAlive).toBe(true);
+  });
+
   it('sameStatuses ignores index and time but not statuses', () => {
     const m = (status: 'passing' | 'critical', index: number) => ({ status, index, readAt: index });
     const a = { primary: m('passing', 1), secondary: m('passing', 1) };
