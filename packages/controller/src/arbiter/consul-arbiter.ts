@@ -6,7 +6,7 @@ import {
   defaultWatchTiming,
   reportListenerError,
 } from './blocking-watch.js';
-import { ConsulClient, type KvEntry, type ServiceInstance, type SessionInfo } from './consul-client.js';
+import { ConsulClient, type KvEntry, type ServiceInstance } from './consul-client.js';
 import type { ConsulConnection } from './consul-config.js';
 import { ArbiterError } from './errors.js';
 import { healthView, sameStatuses } from './health-mapping.js';
@@ -19,12 +19,12 @@ import {
   parseLockRecord,
 } from './lock-record.js';
 import type { ArbiterMetrics } from './metrics.js';
+import { PeerLiveness } from './peer-liveness.js';
 import { ReachabilityTracker } from './reachability.js';
 import {
   defaultRenewInterval,
   defaultSessionTiming,
   NodeSession,
-  nodeOfSessionName,
   type SessionTiming,
   validateSessionTiming,
 } from './sessions.js';
@@ -141,15 +141,8 @@ export class ConsulArbiter implements Arbiter {
   private readonly sessionClient: ConsulClient;
   private readonly sessionTiming: SessionTiming;
   /** probegate nodes with a live session, from one blocking watch on the session list. */
-  private liveAgents: ReadonlySet<string> | undefined;
-  /** Until then a node without a session may just be starting: its liveness is unknown, not "gone". */
-  private livenessKnownFrom = 0;
-  private readonly liveness = (node: string): boolean | undefined => {
-    if (!this.liveAgents) return undefined;
-    if (this.liveAgents.has(node)) return true;
-    return Date.now() >= this.livenessKnownFrom ? false : undefined;
-  };
-  private sessionWatch: BlockingWatch<SessionInfo[]> | undefined;
+  private readonly peers: PeerLiveness;
+  private readonly liveness = (node: string): boolean | undefined => this.peers.alive(node);
   private closed = false;
 
   constructor(private readonly options: ConsulArbiterOptions) {
@@ -182,6 +175,15 @@ export class ConsulArbiter implements Arbiter {
     this.sessionClient = new ConsulClient({
       ...clientOptions,
       requestTimeoutMs: this.sessionTiming.renewIntervalMs * 2,
+    });
+    // A restart may take up to one TTL: until then a peer without a session is unknown, not gone.
+    this.peers = new PeerLiveness({
+      client: this.client,
+      timing: this.timing,
+      startupGraceMs: this.sessionTiming.ttlMs,
+      onChange: () => this.republishHealth(),
+      ...(options.onError ? { onError: options.onError } : {}),
+      ...(options.onListenerError ? { onListenerError: options.onListenerError } : {}),
     });
     this.tracker.onChange((state) => {
       if (state.reachable && !this.session && !this.closed && options.liveness !== false) this.startSession();
@@ -216,7 +218,7 @@ export class ConsulArbiter implements Arbiter {
       channel.watch.start();
       if (this.options.liveness !== false) {
         this.startSession();
-        this.ensureSessionWatch();
+        this.peers.start();
       }
     }
     const subscriber: HealthSubscriber = { pair: id, members: subscription.members, listener };
@@ -427,9 +429,8 @@ export class ConsulArbiter implements Arbiter {
     this.closed = true;
     const watches = [...this.health.values()].map((c) => c.watch.stop());
     if (this.lockWatch) watches.push(this.lockWatch.stop());
-    if (this.sessionWatch) watches.push(this.sessionWatch.stop());
+    watches.push(this.peers.stop());
     this.lockWatch = undefined;
-    this.sessionWatch = undefined;
     this.session?.stop();
     this.health.clear();
     this.locks.clear();
@@ -507,31 +508,5 @@ export class ConsulArbiter implements Arbiter {
 
   private republishLocks(): void {
     for (const channel of this.locks.values()) this.publishLock(channel);
-  }
-
-  /** Peers' liveness: which probegate nodes keep a session; a change re-evaluates every health view. */
-  private ensureSessionWatch(): void {
-    if (this.sessionWatch) return;
-    // A peer that starts with us needs a moment for its session; one TTL is what a restart may take.
-    this.livenessKnownFrom = Date.now() + this.sessionTiming.ttlMs;
-    setTimeout(() => this.republishHealth(), this.sessionTiming.ttlMs + 10).unref();
-    this.sessionWatch = new BlockingWatch(
-      (query) => this.client.sessionList(query),
-      (sessions) => {
-        const live = new Set<string>();
-        for (const s of sessions) {
-          const node = nodeOfSessionName(s.name);
-          if (node !== undefined) live.add(node);
-        }
-        const before = this.liveAgents;
-        this.liveAgents = live;
-        if (before && before.size === live.size && [...live].every((n) => before.has(n))) return;
-        this.republishHealth();
-      },
-      (error) => this.options.onError?.(error),
-      this.timing,
-      this.options.onListenerError,
-    );
-    this.sessionWatch.start();
   }
 }
