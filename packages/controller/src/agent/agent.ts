@@ -8,6 +8,7 @@ import { HostBatcher } from '../reconcile/host-batcher.js';
 import type { EventSink, PairSource, StatusSink } from '../reconcile/ports.js';
 import { gateOf, Reconciler } from '../reconcile/reconciler.js';
 import { BackgroundStatusWriter } from './background-status-writer.js';
+import { forwardMethods } from './forward-methods.js';
 
 export interface AgentOptions {
   node: string;
@@ -43,32 +44,38 @@ export interface AgentOptions {
 
 /** The arbiter with its lock calls timed (where a slow failover spends its time). */
 function timedArbiter(arbiter: Arbiter, metrics: AgentMetrics): Arbiter {
-  return {
-    watchHealth: (subscription, listener) => arbiter.watchHealth(subscription, listener),
-    healthOf: (pair) => arbiter.healthOf(pair),
-    acquire: (request) => metrics.timed('arbiter', 'acquire', () => arbiter.acquire(request)),
-    release: (request) => metrics.timed('arbiter', 'release', () => arbiter.release(request)),
-    watchLock: (pair, listener) => arbiter.watchLock(pair, listener),
-    lockOf: (pair) => arbiter.lockOf(pair),
-    readRecord: (pair) => arbiter.readRecord(pair),
-    reachability: () => arbiter.reachability(),
-    onReachabilityChange: (listener) => arbiter.onReachabilityChange(listener),
-    close: () => arbiter.close(),
-  };
+  return forwardMethods<Arbiter>(
+    {
+      watchHealth: (subscription, listener) => arbiter.watchHealth(subscription, listener),
+      healthOf: (pair) => arbiter.healthOf(pair),
+      acquire: (request) => metrics.timed('arbiter', 'acquire', () => arbiter.acquire(request)),
+      release: (request) => metrics.timed('arbiter', 'release', () => arbiter.release(request)),
+      watchLock: (pair, listener) => arbiter.watchLock(pair, listener),
+      lockOf: (pair) => arbiter.lockOf(pair),
+      readRecord: (pair) => arbiter.readRecord(pair),
+      reachability: () => arbiter.reachability(),
+      onReachabilityChange: (listener) => arbiter.onReachabilityChange(listener),
+      close: () => arbiter.close(),
+    },
+    arbiter,
+  );
 }
 
 /** The status sink with its writes timed. */
 function timedStatus(status: StatusSink, metrics: AgentMetrics): StatusSink {
-  return {
-    writeStatus: (pair, fragment, what) =>
-      metrics.timed('status', 'write', () => status.writeStatus(pair, fragment, what)),
-    ...(status.currentStatus ? { currentStatus: (pair) => status.currentStatus?.(pair) } : {}),
-    ...(status.refreshStatus
-      ? { refreshStatus: (pair) => status.refreshStatus?.(pair) ?? Promise.resolve() }
-      : {}),
-    addFinalizer: (pair) => status.addFinalizer(pair),
-    removeFinalizer: (pair) => status.removeFinalizer(pair),
-  };
+  return forwardMethods<StatusSink>(
+    {
+      writeStatus: (pair, fragment, what) =>
+        metrics.timed('status', 'write', () => status.writeStatus(pair, fragment, what)),
+      ...(status.currentStatus ? { currentStatus: (pair) => status.currentStatus?.(pair) } : {}),
+      ...(status.refreshStatus
+        ? { refreshStatus: (pair) => status.refreshStatus?.(pair) ?? Promise.resolve() }
+        : {}),
+      addFinalizer: (pair) => status.addFinalizer(pair),
+      removeFinalizer: (pair) => status.removeFinalizer(pair),
+    },
+    status,
+  );
 }
 
 /**
