@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { type CommandRunner, ExecaCommandRunner } from './command-runner.js';
+import { CommandError, type CommandRunner, ExecaCommandRunner } from './command-runner.js';
 import { detectIptablesFlavor } from './detect.js';
 import type { GateBackend } from './gate-backend.js';
 import { acceptedOf, type GateOp, type GateSnapshot, projectSnapshot } from './gate-model.js';
@@ -21,7 +21,7 @@ import type {
   VipState,
 } from './types.js';
 import { InvalidInputError, validateLeaseSeconds, validatePairs } from './validate.js';
-import { VipManager } from './vip.js';
+import { type LoopbackAddresses, VipManager } from './vip.js';
 
 export interface HostActuatorConfig {
   /** Firewall technology; 'auto' picks the iptables flavour the host already uses. */
@@ -61,6 +61,19 @@ export async function createHostActuator(config: HostActuatorConfig = {}): Promi
   );
 }
 
+/** What lo must gain and lose: only our labelled /32s are ever removed; an unlabelled one serves as it is. */
+function vipDelta(lo: LoopbackAddresses, wanted: ReadonlySet<string>) {
+  const toBind = [...wanted].filter((v) => !lo.all.has(v));
+  const toUnbind = lo.labelled.filter((v) => !wanted.has(v));
+  return { toBind, toUnbind, any: toBind.length > 0 || toUnbind.length > 0 };
+}
+
+function afterVipChanges(lo: LoopbackAddresses, bound: string[], unbound: string[]): LoopbackAddresses {
+  const gone = new Set(unbound);
+  const all = new Set([...lo.all, ...bound].filter((v) => !gone.has(v)));
+  return { labelled: [...lo.labelled, ...bound].filter((v) => !gone.has(v)), all };
+}
+
 function observedPairs(snapshot: GateSnapshot, now: Date): Map<string, ObservedPair> {
   const out = new Map<string, ObservedPair>();
   for (const p of snapshot.pairs.values()) {
@@ -97,6 +110,8 @@ export class KernelHostActuator implements HostActuator {
    * write's generation token (so a flip does not list 1,000 pairs first).
    */
   #known?: { snapshot: GateSnapshot; generation: string; fullReadAt: number };
+  /** lo as of our last read or write: a flip binds or unbinds from it (a refused `ip` reads again). */
+  #loopback?: LoopbackAddresses;
 
   constructor(
     private readonly gate: GateBackend,
@@ -109,7 +124,7 @@ export class KernelHostActuator implements HostActuator {
   }
 
   async observe(): Promise<ObservedState> {
-    const [snapshot, loopback] = await Promise.all([this.readGate(), this.vips.read()]);
+    const [snapshot, loopback] = await Promise.all([this.readGate(), this.readLoopback()]);
     return {
       backend: this.gate.name,
       hooked: snapshot.hooks.length > 0,
@@ -126,6 +141,21 @@ export class KernelHostActuator implements HostActuator {
         ? undefined
         : { snapshot, generation: snapshot.generation, fullReadAt: Date.now() };
     return snapshot;
+  }
+
+  private async readLoopback(): Promise<LoopbackAddresses> {
+    this.#loopback = await this.vips.read();
+    return this.#loopback;
+  }
+
+  /**
+   * The remembered gate, when a write from it will itself prove nobody wrote since (the backend's
+   * transaction checks the token): a flip then costs no read. undefined: read first.
+   */
+  private trustedGate(): GateSnapshot | undefined {
+    const known = this.#known;
+    if (!known || !this.gate.writeChecksGeneration || known.snapshot.hooks.length !== 1) return undefined;
+    return Date.now() - known.fullReadAt < this.resyncSeconds * 1000 ? known.snapshot : undefined;
   }
 
   /** The remembered gate if the kernel's token proves nobody wrote since, else a full read. */
@@ -169,21 +199,52 @@ export class KernelHostActuator implements HostActuator {
     }));
     const wantedVips = new Set(valid.filter((p) => p.active && p.vip).map((p) => p.vip as string));
 
-    const [snapshot, loopback] = await Promise.all([this.currentGate(), this.vips.read()]);
-    const plan = planGate(snapshot, desired, opts.now, leaseSeconds);
-    const bound = new Set(loopback.labelled);
+    // A flip writes from what we know, its transaction checking nobody wrote since; on a refusal,
+    // or when there is nothing to write, read the kernel as before.
+    const trusted = this.trustedGate();
+    const trustedPlan = trusted ? planGate(trusted, desired, opts.now, leaseSeconds) : undefined;
+    const optimistic = trusted !== undefined && (trustedPlan?.ops.length ?? 0) > 0;
+    const knownLo = this.#loopback;
+    const loChanges = knownLo !== undefined && vipDelta(knownLo, wantedVips).any;
+    const [read, loopback] = await Promise.all([
+      optimistic ? undefined : this.currentGate(),
+      loChanges && knownLo ? knownLo : this.readLoopback(),
+    ]);
+    let snapshot = optimistic && trusted ? trusted : (read as GateSnapshot);
+    let plan = optimistic && trustedPlan ? trustedPlan : planGate(snapshot, desired, opts.now, leaseSeconds);
     const changes: Change[] = [];
 
     // An address already on lo without our label (added by hand, or by the old script)
     // serves the VIP as it is: adding it again would fail, and it is not ours to remove.
-    const toBind = [...wantedVips].filter((v) => !loopback.all.has(v));
-    const toUnbind = [...bound].filter((v) => !wantedVips.has(v));
-    await this.vips.bind(toBind);
+    let lo = loopback;
+    const toBind = await this.retryOnRefusal(
+      () => vipDelta(lo, wantedVips).toBind,
+      (vips) => this.vips.bind(vips),
+      async () => {
+        lo = await this.readLoopback();
+      },
+    );
     changes.push(...toBind.map((vip): Change => ({ kind: 'vip-bound', vip })));
-    if (plan.ops.length > 0) await this.writeGate(snapshot, plan.ops);
+    if (plan.ops.length > 0) {
+      try {
+        await this.writeGate(snapshot, plan.ops);
+      } catch (error) {
+        if (!optimistic || !(error instanceof CommandError)) throw error;
+        snapshot = await this.readGate();
+        plan = planGate(snapshot, desired, opts.now, leaseSeconds);
+        if (plan.ops.length > 0) await this.writeGate(snapshot, plan.ops);
+      }
+    }
     changes.push(...plan.changes);
-    await this.vips.unbind(toUnbind);
+    const toUnbind = await this.retryOnRefusal(
+      () => vipDelta(lo, wantedVips).toUnbind,
+      (vips) => this.vips.unbind(vips),
+      async () => {
+        lo = await this.readLoopback();
+      },
+    );
     changes.push(...toUnbind.map((vip): Change => ({ kind: 'vip-unbound', vip })));
+    this.#loopback = afterVipChanges(lo, toBind, toUnbind);
 
     const result: ApplyResult['pairs'] = new Map();
     const leases = new Map<string, Date>();
@@ -202,8 +263,28 @@ export class KernelHostActuator implements HostActuator {
     return { changes, pairs: result };
   }
 
+  /** Runs `act` on what `pending` says; when the kernel refuses (state moved under us), re-reads and tries once more. */
+  private async retryOnRefusal(
+    pending: () => string[],
+    act: (vips: string[]) => Promise<void>,
+    reread: () => Promise<void>,
+  ): Promise<string[]> {
+    let vips = pending();
+    if (vips.length === 0) return vips;
+    try {
+      await act(vips);
+    } catch (error) {
+      if (!(error instanceof CommandError)) throw error;
+      await reread();
+      vips = pending();
+      if (vips.length > 0) await act(vips);
+    }
+    return vips;
+  }
+
   async cleanup(): Promise<void> {
     this.#known = undefined;
+    this.#loopback = undefined;
     await this.gate.cleanup();
     await this.vips.unbind((await this.vips.read()).labelled);
   }

@@ -9,6 +9,11 @@ export interface GateBackend {
   write(ops: readonly GateOp[]): Promise<void>;
   /** Cheap read of the generation token alone (without listing every pair). */
   readGeneration(): Promise<string | undefined>;
+  /**
+   * Whether a write that replaces the generation token fails when the kernel no longer holds the old
+   * one (a compare-and-swap inside the transaction): then a flip may skip the read before it.
+   */
+  readonly writeChecksGeneration: boolean;
   /** Where rules land after a write (for projectSnapshot). */
   readonly refs: RefMaker;
   /** Removes everything probegate owns; false when there was nothing. */

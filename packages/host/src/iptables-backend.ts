@@ -221,6 +221,8 @@ const BINARIES: Record<IptablesFlavor, { iptables: string; save: string; restore
 /** Probe gate in the filter table: chain PROBEGATE hooked from INPUT, one chain per pair. */
 export class IptablesBackend implements GateBackend {
   readonly name;
+  /** The stamp deletes the old hook by its exact spec (token included): a changed token fails the restore. */
+  readonly writeChecksGeneration = true;
   readonly #bin;
 
   constructor(

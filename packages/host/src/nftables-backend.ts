@@ -255,6 +255,7 @@ export function parseNftGeneration(text: string): string | undefined {
 /** Probe gate in a table of our own, `inet probegate`, with its own input hook. */
 export class NftablesBackend implements GateBackend {
   readonly name = 'nftables' as const;
+  readonly writeChecksGeneration = false;
 
   constructor(private readonly runner: CommandRunner) {}
 

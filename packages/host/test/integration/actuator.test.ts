@@ -167,6 +167,42 @@ describe.each(BACKENDS)('host actuator on %s', (backend) => {
     expect(await probe(t)).toBe('probe-ok');
   });
 
+  it('a flip written from memory (no read first) that finds the kernel changed re-reads and lands right', async () => {
+    topo = await createTopology(backend);
+    const t = topo;
+    const first = await createHostActuator({ backend, runner: t.runner });
+    await first.apply([pair(true)], { now: new Date(), leaseSeconds: LEASE });
+    const other = await createHostActuator({
+      backend,
+      runner: new ExecaCommandRunner(['ip', 'netns', 'exec', t.node]),
+    });
+    await other.apply([pair(false)], { now: new Date(), leaseSeconds: LEASE });
+    // first still believes the gate open and the VIP bound: its close and unbind are refused, then re-planned.
+    const closed = await first.apply([pair(false)], { now: new Date(), leaseSeconds: LEASE });
+    expect(closed.changes).toEqual([]);
+    expect(closed.pairs.get('shop/web')).toMatchObject({ gate: 'Closed', vip: 'Unbound' });
+    expect(await probe(t)).toBeUndefined();
+    const reopened = await first.apply([pair(true)], { now: new Date(), leaseSeconds: LEASE });
+    expect(reopened.changes.map((c) => c.kind).sort()).toEqual(['gate-opened', 'vip-bound']);
+    expect(await probe(t)).toBe('probe-ok');
+    expect((await kernelState(t.node)).match(/probegate:gen:/g)?.length ?? 1).toBeLessThanOrEqual(1);
+  });
+
+  it('a flip spawns no read before its writes where the write checks the generation (iptables)', async () => {
+    topo = await createTopology(backend);
+    const t = topo;
+    await t.actuator.apply([pair(false)], { now: new Date(), leaseSeconds: LEASE });
+    await t.actuator.apply([pair(false)], { now: new Date(), leaseSeconds: LEASE }); // steady: token known
+    const before = t.runner.history.length;
+    await t.actuator.apply([pair(true)], { now: new Date(), leaseSeconds: LEASE });
+    const spawned = t.runner.history.slice(before).map((argv) => argv.join(' '));
+    // Bind the VIP, open the gate; nftables first reads its generation token.
+    expect(spawned, spawned.join('\n')).toHaveLength(backend === 'nftables' ? 3 : 2);
+    expect(spawned.at(-2)).toMatch(/^ip -batch/);
+    expect(spawned.at(-1)).toMatch(/-restore|^nft .*-f/);
+    expect(await probe(t)).toBe('probe-ok');
+  });
+
   it('serves a VIP already on lo without our label, and never removes it', async () => {
     topo = await createTopology(backend);
     const t = topo;
