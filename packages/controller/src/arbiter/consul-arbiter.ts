@@ -18,6 +18,7 @@ import {
   pairId,
   parseLockRecord,
 } from './lock-record.js';
+import { LockTransactions } from './lock-transactions.js';
 import type { ArbiterMetrics } from './metrics.js';
 import { PeerLiveness } from './peer-liveness.js';
 import { ReachabilityTracker } from './reachability.js';
@@ -142,6 +143,8 @@ export class ConsulArbiter implements Arbiter {
   private readonly sessionTiming: SessionTiming;
   /** probegate nodes with a live session, from one blocking watch on the session list. */
   private readonly peers: PeerLiveness;
+  /** Lock calls of one event-loop turn go to Consul as one transaction. */
+  private readonly lockTxns: LockTransactions;
   private readonly liveness = (node: string): boolean | undefined => this.peers.alive(node);
   private closed = false;
 
@@ -176,6 +179,7 @@ export class ConsulArbiter implements Arbiter {
       ...clientOptions,
       requestTimeoutMs: this.sessionTiming.renewIntervalMs * 2,
     });
+    this.lockTxns = new LockTransactions(this.client);
     // A restart may take up to one TTL: until then a peer without a session is unknown, not gone.
     this.peers = new PeerLiveness({
       client: this.client,
@@ -276,7 +280,7 @@ export class ConsulArbiter implements Arbiter {
         this.options.historyLength ?? defaultHistoryLength,
       );
       try {
-        return await this.client.kvAcquire(key, JSON.stringify(record), session);
+        return await this.lockTxns.submit({ verb: 'lock', key, value: JSON.stringify(record), session });
       } catch (error) {
         // The session died between ensure() and the PUT: make a new one once.
         if (!(error instanceof ArbiterError && error.kind === 'rejected')) throw error;
@@ -306,7 +310,12 @@ export class ConsulArbiter implements Arbiter {
       this.options.historyLength ?? defaultHistoryLength,
     );
     try {
-      await this.client.kvRelease(key, JSON.stringify(record), entry.session);
+      await this.lockTxns.submit({
+        verb: 'unlock',
+        key,
+        value: JSON.stringify(record),
+        session: entry.session,
+      });
     } catch (error) {
       // An invalidated session has already lost the lock: nothing left to give back.
       if (!(error instanceof ArbiterError && error.kind === 'rejected')) throw error;

@@ -74,6 +74,7 @@ interface ConsulSurface {
     destroy(options: CommonCallOptions & { id: string }): WithResponse;
   };
   agent: { self(options: CommonCallOptions): WithResponse };
+  transaction: { create(operations: unknown[], options: CommonCallOptions): WithResponse };
   destroy(): void;
 }
 
@@ -140,6 +141,28 @@ export interface SessionSpec {
   checks: string[];
   lockDelay: string;
   ttl?: string;
+}
+
+/** One operation of a lock transaction. */
+export interface LockOp {
+  verb: 'lock' | 'unlock';
+  key: string;
+  value: string;
+  session: string;
+}
+
+export interface TxnFailure {
+  /** Index of the refused operation in the transaction. */
+  index: number;
+  what: string;
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }
 
 export interface ConsulClientOptions {
@@ -336,31 +359,43 @@ export class ConsulClient {
     );
   }
 
-  /** PUT ?acquire=session with the value; true when the lock is now held by that session. */
-  async kvAcquire(key: string, value: string, session: string): Promise<boolean> {
+  /**
+   * Several lock/unlock operations in one transaction (/v1/txn, one Raft write; at most 64). All or
+   * nothing: when Consul rolls it back, `failed` names each refused operation and why.
+   */
+  async kvLockTxn(ops: readonly LockOp[]): Promise<{ ok: true } | { ok: false; failed: TxnFailure[] }> {
+    const body = ops.map((o) => ({
+      KV: {
+        Verb: o.verb,
+        Key: o.key,
+        Value: Buffer.from(o.value, 'utf8').toString('base64'),
+        Session: o.session,
+      },
+    }));
     return this.call(
-      'kv.acquire',
+      'kv.txn',
       this.requestTimeoutMs,
       undefined,
       (c) =>
-        refusedWhen(/invalid session/i, 'kv.acquire', () =>
-          this.consul.kv.set({ ...c, key, value, acquire: session }),
-        ),
-      (body) => parseBoolean('kv.acquire', body),
-    );
-  }
-
-  /** PUT ?release=session with the value; true when the session held the lock and gave it back. */
-  async kvRelease(key: string, value: string, session: string): Promise<boolean> {
-    return this.call(
-      'kv.release',
-      this.requestTimeoutMs,
-      undefined,
-      (c) =>
-        refusedWhen(/invalid session/i, 'kv.release', () =>
-          this.consul.kv.set({ ...c, key, value, release: session }),
-        ),
-      (body) => parseBoolean('kv.release', body),
+        this.consul.transaction.create(body, c).catch((error: unknown) => {
+          // A rollback is an answer (409 with the refused operations), not a failure of Consul.
+          const response = (error as { response?: RawResponse })?.response;
+          if (response?.statusCode === 409) return [response, response.body] as [RawResponse, unknown];
+          throw error;
+        }),
+      (answer, response) => {
+        if (response.statusCode !== 409) return { ok: true as const };
+        const parsed = typeof answer === 'string' ? safeJson(answer) : answer;
+        const errors = isRecord(parsed) && Array.isArray(parsed.Errors) ? parsed.Errors : undefined;
+        if (!errors) throw malformed('kv.txn', 'a rolled back transaction without Errors');
+        return {
+          ok: false as const,
+          failed: errors.map((e) => ({
+            index: isRecord(e) && typeof e.OpIndex === 'number' ? e.OpIndex : -1,
+            what: isRecord(e) && str(e.What) ? e.What : '',
+          })),
+        };
+      },
     );
   }
 

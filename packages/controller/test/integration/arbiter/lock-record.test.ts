@@ -2,6 +2,9 @@ import { type ConsulAgent, component, startConsulDev } from '@probegate/testenv'
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConsulArbiter } from '../../../src/arbiter/consul-arbiter.js';
+import { ConsulClient } from '../../../src/arbiter/consul-client.js';
+import { ArbiterError } from '../../../src/arbiter/errors.js';
+import { LockTransactions } from '../../../src/arbiter/lock-transactions.js';
 import type { LockView } from '../../../src/arbiter/types.js';
 import {
   createSession,
@@ -26,7 +29,9 @@ afterAll(async () => {
   await agent?.stop();
 });
 
-const arbiter = (options: { historyLength?: number; lockDelay?: string } = {}) => {
+const arbiter = (
+  options: { historyLength?: number; lockDelay?: string; onRequest?: (op: string) => void } = {},
+) => {
   const a = new ConsulArbiter({
     connection: { address: agent.httpAddr },
     node: 'vm1',
@@ -178,6 +183,77 @@ describe('session lock on a real Consul agent', () => {
     expect(after.map((s) => s.ID)).toEqual([session?.ID]);
     expect(after.map((s) => s.ID)).not.toContain(leaked);
     expect(await kvSession(agent.httpAddr, 'probegate/prod/restart/leader')).toBe(session?.ID);
+  });
+
+  it('takes 100 locks in one event-loop turn with two transactions; one held elsewhere answers false', async () => {
+    const calls: string[] = [];
+    const a = arbiter({ onRequest: (op) => calls.push(op) });
+    const other = await createSession(agent.httpAddr, { Name: 'someone-else', Checks: ['serfHealth'] });
+    const held = await fetch(`${agent.httpAddr}/v1/kv/probegate/bulk/p7/leader?acquire=${other}`, {
+      method: 'PUT',
+      body: '{}',
+    });
+    expect(await held.json()).toBe(true);
+    await a.acquire({ pair: { namespace: 'bulk', name: 'warm-up' }, target, reason: 'session made' });
+    calls.length = 0;
+    const pairs = Array.from({ length: 100 }, (_, i) => ({ namespace: 'bulk', name: `p${i}` }));
+    // As the reconciler does: the lock views come from the prefix watch, so acquires need no read.
+    for (const pair of pairs) a.watchLock(pair, () => {});
+    await eventually('lock views', () => pairs.every((pair) => a.lockOf(pair) !== undefined), Boolean);
+    calls.length = 0;
+    const taken = await Promise.all(pairs.map((pair) => a.acquire({ pair, target, reason: 'mass' })));
+    expect(taken.filter((t) => !t)).toHaveLength(1);
+    expect(taken[7]).toBe(false);
+    // p7 is seen held in the watched view (no call); the other 99 go as 64 + 35 operations.
+    expect(calls.filter((c) => c === 'kv.txn')).toHaveLength(2);
+    expect(await kvSession(agent.httpAddr, 'probegate/bulk/p8/leader')).toBeDefined();
+    expect(await kvSession(agent.httpAddr, 'probegate/bulk/p7/leader')).toBe(other);
+    await eventually(
+      'views show the 99 locks held',
+      () => pairs.filter((pair) => a.lockOf(pair)?.ownSessionValid).length,
+      (n) => n === 99,
+    );
+    calls.length = 0;
+    await Promise.all(pairs.map((pair) => a.release({ pair, target, reason: 'done' })));
+    expect(calls.filter((c) => c === 'kv.txn').length).toBeLessThanOrEqual(2);
+    expect(await kvSession(agent.httpAddr, 'probegate/bulk/p8/leader')).toBeUndefined();
+  });
+
+  it('a transaction Consul rolls back goes again without the refused operation', async () => {
+    const calls: string[] = [];
+    const client = new ConsulClient({
+      connection: { address: agent.httpAddr },
+      onRequest: (op) => calls.push(op),
+    });
+    try {
+      const mine = await createSession(agent.httpAddr, { Name: 'txn-test', Checks: ['serfHealth'] });
+      const other = await createSession(agent.httpAddr, { Name: 'txn-other', Checks: ['serfHealth'] });
+      const held = await fetch(`${agent.httpAddr}/v1/kv/probegate/txn/k3?acquire=${other}`, {
+        method: 'PUT',
+        body: '{}',
+      });
+      expect(await held.json()).toBe(true);
+      const txns = new LockTransactions(client);
+      const keys = Array.from({ length: 10 }, (_, i) => `probegate/txn/k${i}`);
+      const results = await Promise.all(
+        keys.map((key) => txns.submit({ verb: 'lock', key, value: '{"n":1}', session: mine })),
+      );
+      expect(results).toEqual(keys.map((k) => k !== 'probegate/txn/k3'));
+      expect(calls).toEqual(['kv.txn', 'kv.txn']);
+      expect(await kvSession(agent.httpAddr, 'probegate/txn/k9')).toBe(mine);
+      expect(await kvSession(agent.httpAddr, 'probegate/txn/k3')).toBe(other);
+      // A session Consul does not know is an error the caller can act on (make a new session).
+      await expect(
+        txns.submit({
+          verb: 'lock',
+          key: 'probegate/txn/x',
+          value: '{}',
+          session: '00000000-0000-4000-8000-000000000000',
+        }),
+      ).rejects.toSatisfy((e: unknown) => e instanceof ArbiterError && e.kind === 'rejected');
+    } finally {
+      client.close();
+    }
   });
 
   it('answers false when another session holds the lock, and does not touch it on release', async () => {
