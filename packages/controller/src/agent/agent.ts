@@ -233,18 +233,6 @@ export class Agent {
   }
 
   /**
-   * Whether a reconcile asked to come back only for its lease renewal, which renewLeases does:
-   * the wake-up it asked for falls on the moment its lease reaches half its length.
-   */
-  private onlyLeaseRenewal(key: string, requeueAfterMs: number): boolean {
-    const leaseExpiresAt = this.host.observedOf(key)?.leaseExpiresAt;
-    if (leaseExpiresAt === undefined) return false;
-    const leaseMs = (this.options.source.get(key)?.spec.timing.gateLeaseSeconds ?? 30) * 1000;
-    const renewalIn = leaseExpiresAt - leaseMs / 2 - Date.now();
-    return Math.abs(requeueAfterMs - renewalIn) < 500;
-  }
-
-  /**
    * An open gate whose renewal is overdue (its scheduled reconcile was lost or is stuck behind a
    * failure) is reconciled now, well before the lease runs out and the gate closes by itself.
    */
@@ -267,9 +255,9 @@ export class Agent {
       try {
         const result = await this.reconciler.reconcile(key);
         this.queue.forget(key);
+        // Timers of the rules only: lease renewals are renewLeases' (one write for every open gate).
         const again = result.requeueAfterMs;
-        // A wake-up only for the lease renewal is left to renewLeases (and the resync safety net).
-        if (again !== undefined && !this.onlyLeaseRenewal(key, again)) this.queue.addAfter(key, again);
+        if (again !== undefined) this.queue.addAfter(key, again);
         stopTimer({ result: 'success' });
       } catch (error) {
         const retryInMs = this.queue.addRateLimited(key);

@@ -37,7 +37,8 @@
  *   and unbinding the VIP. Consul unreachable -> never acquire.
  * - Steps: only what differs from the observed host state, in break-before-make order
  *   (closeGate, unbindVip, releaseLock, acquireLock, bindVip, openGate); an open gate is
- *   renewed (openGate) once half of its lease has passed.
+ *   renewed (openGate) once half of its lease has passed. requeueAfterMs is the next timer of
+ *   the rules; renewGateAfterMs apart, as an agent may renew every gate in one write instead.
  */
 import { nodeOfRole, roleOfNode } from './policy.js';
 import { REASON_TEXT, type ReasonCode } from './reasons.js';
@@ -221,7 +222,7 @@ export function decide(input: DecisionInput): Decision {
   }
   const target = chosen.role;
   let reason = chosen.reason;
-  let waitMs = chosen.waitMs;
+  const waitMs = chosen.waitMs;
 
   // What this member does.
   let active = false;
@@ -258,6 +259,7 @@ export function decide(input: DecisionInput): Decision {
 
   // Steps from the observed state, break before make.
   let mask = 0;
+  let renewInMs = Number.POSITIVE_INFINITY;
   if (active) {
     if (policy.hasVip && observed.vip !== 'Bound') mask |= STEP_BIND_VIP;
     if (!gateOpen) {
@@ -265,7 +267,7 @@ export function decide(input: DecisionInput): Decision {
     } else if (observed.gateLeaseExpiresAt !== undefined) {
       const renewIn = observed.gateLeaseExpiresAt - policy.gateLeaseMs / 2 - now;
       if (renewIn <= 0) mask |= STEP_OPEN_GATE;
-      else if (renewIn < waitMs) waitMs = renewIn;
+      else renewInMs = renewIn;
     }
   } else {
     if (observed.gate === 'Open') mask |= STEP_CLOSE_GATE;
@@ -307,6 +309,7 @@ export function decide(input: DecisionInput): Decision {
     target,
     nextMemory,
     requeueAfterMs: waitMs === Number.POSITIVE_INFINITY ? undefined : Math.max(0, Math.ceil(waitMs)),
+    renewGateAfterMs: renewInMs === Number.POSITIVE_INFINITY ? undefined : Math.ceil(renewInMs),
   };
 }
 

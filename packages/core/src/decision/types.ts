@@ -147,6 +147,8 @@ export interface Decision {
   /** Which member should serve according to the rules (undefined: none). */
   readonly target: MemberRole | undefined;
   readonly nextMemory: DecisionMemory;
-  /** Decide again after this long even without new input: a timer (hold-down, failback delay, grace, lease renewal) will change the answer. */
+  /** Decide again after this long even without new input: a timer of the rules (hold-down, failback delay, grace) will change the answer. */
   readonly requeueAfterMs: number | undefined;
+  /** When the open gate's lease reaches half its length and wants renewing (openGate); undefined when closed. */
+  readonly renewGateAfterMs?: number | undefined;
 }

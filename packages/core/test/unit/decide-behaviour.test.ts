@@ -396,7 +396,9 @@ describe('single decisions', () => {
     };
     const fresh = decide({ ...input, observed: { gate: 'Open', vip: 'Bound', gateLeaseExpiresAt: 130_000 } });
     expect(fresh.steps).toEqual([]);
-    expect(fresh.requeueAfterMs).toBe(15_000);
+    expect(fresh.renewGateAfterMs).toBe(15_000);
+    // The renewal is no timer of the rules: a later one (e.g. a failback delay) is never hidden by it.
+    expect(fresh.requeueAfterMs).toBeUndefined();
     const half = decide({ ...input, observed: { gate: 'Open', vip: 'Bound', gateLeaseExpiresAt: 114_000 } });
     expect(half.steps).toEqual(['openGate']);
     const expired = decide({
