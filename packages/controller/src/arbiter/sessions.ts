@@ -102,9 +102,13 @@ export class NodeSession {
 
   /** Adopts the session an earlier run left (so its locks stay ours), confirms it, starts renewing. */
   async start(): Promise<void> {
-    await this.ensure();
+    // Renewing (and, while there is none, making) the session goes on even if this first try fails.
     this.timer = setInterval(() => this.tick(), this.timing.renewIntervalMs);
     this.timer.unref();
+    await this.ensure().catch((error: unknown) => {
+      if (error instanceof ArbiterError) this.onError(error);
+      else throw error;
+    });
   }
 
   stop(): void {

@@ -1,3 +1,5 @@
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import type { FailoverPairStatus, MemberStatus } from '@probegate/core';
 import Consul from 'consul';
 import type { ConsulConnection } from '../arbiter/consul-config.js';
@@ -11,9 +13,16 @@ export const memberStatusKey = (prefix: string, pairKey: string, node: string) =
   `${prefix}/${pairKey}/members/${node}`;
 export const pairStatusKey = (prefix: string, pairKey: string) => `${prefix}/${pairKey}/status`;
 
+// Consul refuses more than 200 connections per client address: 200 pairs publishing at start would
+// take them all (and starve the arbiter's session calls). A small kept-alive pool is plenty.
+const STATUS_MAX_SOCKETS = 8;
+
 const consulFor = (connection: ConsulConnection) =>
   new Consul({
     baseUrl: `${connection.address}/v1`,
+    agent: connection.address.startsWith('https:')
+      ? new HttpsAgent({ keepAlive: true, maxSockets: STATUS_MAX_SOCKETS })
+      : new HttpAgent({ keepAlive: true, maxSockets: STATUS_MAX_SOCKETS }),
     ...(connection.token ? { defaults: { token: connection.token } } : {}),
     ...(connection.caPem ? { ca: connection.caPem } : {}),
     ...(connection.serverName ? { servername: connection.serverName } : {}),

@@ -174,3 +174,33 @@ describe('a 10 s outage of the real agent', () => {
     await eventually('reachable again', () => arbiter.reachability().reachable, Boolean, 8_000);
   }, 60_000);
 });
+
+describe('the node session when Consul is down at start', () => {
+  let agent: ConsulAgent;
+  afterAll(async () => {
+    await agent?.stop();
+  });
+  it('is made once the agent is back, without any acquire asking for it', async () => {
+    agent = await startConsulDev({ nodeName: 'vm1' });
+    agent.kill('SIGKILL');
+    await eventually('agent gone', () => agent.daemon.exited, Boolean);
+    const arbiter = new ConsulArbiter({
+      connection: { address: agent.httpAddr },
+      node: 'vm1',
+      consulNode: 'vm1',
+      requestTimeoutMs: 400,
+      timing: { wait: '1s' },
+    });
+    arbiters.push(arbiter);
+    arbiter.watchHealth({ pair, target, members }, () => {});
+    await new Promise((r) => setTimeout(r, 1_500)); // the first tries fail
+    await agent.restart();
+    const sessions = await eventually(
+      'the probegate:vm1 session',
+      async () => (await (await fetch(`${agent.httpAddr}/v1/session/node/vm1`)).json()) as { Name: string }[],
+      (list) => list.some((s) => s.Name === 'probegate:vm1'),
+      20_000,
+    );
+    expect(sessions.filter((s) => s.Name === 'probegate:vm1')).toHaveLength(1);
+  }, 60_000);
+});
