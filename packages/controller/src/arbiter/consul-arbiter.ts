@@ -175,9 +175,10 @@ export class ConsulArbiter implements Arbiter {
     if (options.onRequest) clientOptions.onRequest = options.onRequest;
     this.client = new ConsulClient(clientOptions);
     // Renewals must not queue behind a mass failover's lock calls: their lateness would demote us.
+    // Each renewal bounds its own wait (the lock-delay); making or listing sessions gets at least a second.
     this.sessionClient = new ConsulClient({
       ...clientOptions,
-      requestTimeoutMs: this.sessionTiming.renewIntervalMs * 2,
+      requestTimeoutMs: Math.max(1_000, this.sessionTiming.renewIntervalMs * 2),
     });
     this.lockTxns = new LockTransactions(this.client);
     // A restart may take up to one TTL: until then a peer without a session is unknown, not gone.
