@@ -2,6 +2,7 @@ import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { finished } from 'node:stream/promises';
 import { execa, type ResultPromise } from 'execa';
 
 /** A long-running process started for a test, killed for sure when the test process ends. */
@@ -104,11 +105,13 @@ export function startDaemon(name: string, argv: readonly string[], options: Daem
   else child.stdout?.pipe(log, { end: false });
   let exited = false;
   let exitCode: number | undefined;
-  const done = child.then((result) => {
+  const done = child.then(async (result) => {
     exited = true;
     exitCode = result.exitCode;
     running.delete(child);
+    // Resolve once the log is on disk: a caller reads tail() right after.
     log.end();
+    await finished(log).catch(() => undefined);
   });
   const pid = child.pid;
   return {
