@@ -11,19 +11,14 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { request } from 'node:https';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  ApiextensionsV1Api,
-  CustomObjectsApi,
-  type KubeConfig,
-  loadYaml,
-  type V1CustomResourceDefinition,
-} from '@kubernetes/client-node';
+import { CustomObjectsApi } from '@kubernetes/client-node';
 import {
   createNamespace,
   type Daemon,
   destroyAllNamespaces,
   failCheck,
   freePort,
+  installCrd,
   type KubeApi,
   registerTtlService,
   requireRoot,
@@ -31,7 +26,6 @@ import {
   startConsulDev,
   startDaemon,
   startKubeApi,
-  waitFor,
 } from '@probegate/testenv';
 import { execa } from 'execa';
 import {
@@ -80,19 +74,6 @@ function manifest(i: number) {
       timing: { holdDownSeconds: 0, failbackDelaySeconds: 3600, gateLeaseSeconds: 30 },
     },
   };
-}
-
-async function installCrd(kc: KubeConfig): Promise<void> {
-  const crd = loadYaml<V1CustomResourceDefinition>(failoverPairCrdYaml());
-  await kc.makeApiClient(ApiextensionsV1Api).createCustomResourceDefinition({ body: crd });
-  const objects = kc.makeApiClient(CustomObjectsApi);
-  await waitFor(
-    async () => {
-      await objects.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL });
-      return true;
-    },
-    { what: 'failoverpairs to be served' },
-  );
 }
 
 const counted = new Map<string, { generation: string; open: number; at: number }>();
@@ -404,7 +385,7 @@ async function main(): Promise<Json> {
     api = await startKubeApi();
     consul = await startConsulDev();
     const kc = api.kubeConfig();
-    await installCrd(kc);
+    await installCrd(kc, failoverPairCrdYaml());
     for (let s = 0; s < SERVICES; s++) {
       for (const node of NODES) {
         await registerTtlService(consul.httpAddr, {
