@@ -97,29 +97,34 @@ async function main(): Promise<void> {
       );
     }
     // Flips at both sizes alternate in rounds so that a change in machine load hits both alike.
-    const samples: Record<number, { ours: number[]; naive: number[] }> = {};
+    const samples: Record<number, { ours: number[]; cold: number[]; naive: number[] }> = {};
     for (let round = 0; round < ROUNDS; round++) {
       for (const n of FLIP_SIZES) {
         const ours = await measure({ backend, scenario: 'flip', mode: 'ours', pairs: n, reps: REPS });
+        const cold = await measure({ backend, scenario: 'flip', mode: 'ours-cold', pairs: n, reps: REPS });
         const naive = await measure({ backend, scenario: 'flip', mode: 'naive', pairs: n, reps: REPS });
-        samples[n] ??= { ours: [], naive: [] };
+        samples[n] ??= { ours: [], cold: [], naive: [] };
         samples[n].ours.push(...ours.samples);
+        samples[n].cold.push(...cold.samples);
         samples[n].naive.push(...naive.samples);
       }
     }
     const flip: Record<number, unknown> = {};
     const flipMs: Record<number, number> = {};
     for (const n of FLIP_SIZES) {
-      const s = samples[n] ?? { ours: [], naive: [] };
+      const s = samples[n] ?? { ours: [], cold: [], naive: [] };
       flipMs[n] = median(s.ours);
       flip[n] = {
         oursMedianMs: median(s.ours),
+        withoutStandbyMedianMs: median(s.cold),
+        standbySpeedup: ratio(median(s.cold), median(s.ours)),
         naiveMedianMs: median(s.naive),
         oursSamples: s.ours,
+        withoutStandbySamples: s.cold,
         naiveSamples: s.naive,
       };
       console.log(
-        `flip one pair with ${String(n).padStart(4)} present: ours ${fmt(median(s.ours))}  naive ${fmt(median(s.naive))}  (median of ${s.ours.length})`,
+        `flip one pair with ${String(n).padStart(4)} present: ours ${fmt(median(s.ours))}  without standby processes ${fmt(median(s.cold))} (${ratio(median(s.cold), median(s.ours))}x)  naive ${fmt(median(s.naive))}  (median of ${s.ours.length})`,
       );
     }
     const growth = ratio(flipMs[1000] ?? 0, flipMs[1] ?? 1);

@@ -16,7 +16,8 @@ import { benchPairs } from './pairs.js';
 export interface WorkerTask {
   backend: BackendName;
   scenario: 'from-empty' | 'flip';
-  mode: 'ours' | 'naive';
+  /** ours-cold: ours without standby processes (every command pays its process start). */
+  mode: 'ours' | 'ours-cold' | 'naive';
   pairs: number;
   reps?: number;
   /** Naive from-empty only: stop after this long (the result is then a lower bound). */
@@ -146,7 +147,7 @@ const median = (xs: number[]): number => {
 async function main(
   task: WorkerTask,
 ): Promise<{ ms: number; samples: number[]; processes: number; complete?: boolean; total?: number }> {
-  const runner = new ExecaCommandRunner();
+  const runner = new ExecaCommandRunner([], { standby: task.mode !== 'ours-cold' });
   const actuator = await createHostActuator({ backend: task.backend, runner });
   const pairs = benchPairs(task.pairs);
   if (task.scenario === 'from-empty') {
@@ -186,7 +187,7 @@ async function main(
   for (let i = 0; i < (task.reps ?? 9); i++) {
     active = !active;
     const start = performance.now();
-    if (task.mode === 'ours') {
+    if (task.mode !== 'naive') {
       const before = runner.spawned;
       await actuator.apply([{ ...first, active }, ...pairs.slice(1)], {
         now: new Date(),
@@ -199,6 +200,7 @@ async function main(
     }
     samples.push(performance.now() - start);
   }
+  await runner.close();
   return { ms: median(samples), samples, processes, complete: true, total: processes };
 }
 

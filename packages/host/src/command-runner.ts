@@ -1,4 +1,5 @@
 import { execa } from 'execa';
+import { StandbyProcesses } from './standby-processes.js';
 
 export interface CommandResult {
   stdout: string;
@@ -14,9 +15,9 @@ export interface RunOptions {
 /** Port through which every kernel command runs: argument arrays only, never a shell. */
 export interface CommandRunner {
   run(argv: readonly string[], opts?: RunOptions): Promise<CommandResult>;
-  /** Number of processes spawned so far (tests assert that a no-op apply writes nothing). */
+  /** Number of commands run so far (tests assert that a no-op apply writes nothing). */
   readonly spawned: number;
-  /** The most recent argv spawned, oldest first (bounded). */
+  /** The most recent argv run, oldest first (bounded). */
   readonly history: readonly (readonly string[])[];
 }
 
@@ -33,6 +34,15 @@ export class CommandError extends Error {
 }
 
 const HISTORY_LIMIT = 1000;
+const ENV = { TZ: 'UTC', LC_ALL: 'C' };
+
+export interface ExecaRunnerOptions {
+  /**
+   * Keep a started process waiting for each stdin-fed command line (default true), so a write
+   * does not pay the process start. close() lets them go.
+   */
+  standby?: boolean;
+}
 
 /**
  * Runs commands with execa. `prefix` (e.g. ['ip', 'netns', 'exec', ns]) lets the same
@@ -42,8 +52,14 @@ const HISTORY_LIMIT = 1000;
 export class ExecaCommandRunner implements CommandRunner {
   #spawned = 0;
   readonly #history: (readonly string[])[] = [];
+  readonly #standbys: StandbyProcesses | undefined;
 
-  constructor(private readonly prefix: readonly string[] = []) {}
+  constructor(
+    private readonly prefix: readonly string[] = [],
+    options: ExecaRunnerOptions = {},
+  ) {
+    this.#standbys = options.standby === false ? undefined : new StandbyProcesses(ENV);
+  }
 
   get spawned(): number {
     return this.#spawned;
@@ -53,6 +69,16 @@ export class ExecaCommandRunner implements CommandRunner {
     return this.#history;
   }
 
+  /** Processes started ahead and waiting for a script. */
+  get standbyCount(): number {
+    return this.#standbys?.size ?? 0;
+  }
+
+  /** Commands served by a process started ahead (the rest paid a process start). */
+  get standbyHits(): number {
+    return this.#standbys?.hits ?? 0;
+  }
+
   async run(argv: readonly string[], opts: RunOptions = {}): Promise<CommandResult> {
     const full = [...this.prefix, ...argv];
     const [file, ...args] = full;
@@ -60,12 +86,20 @@ export class ExecaCommandRunner implements CommandRunner {
     this.#spawned++;
     this.#history.push(argv);
     if (this.#history.length > HISTORY_LIMIT) this.#history.shift();
-    const result = await execa(file, args, {
-      reject: false,
-      input: opts.input ?? '',
-      env: { TZ: 'UTC', LC_ALL: 'C' },
-      stripFinalNewline: false,
-    });
+    let result: Awaited<ReturnType<StandbyProcesses['take']>>;
+    if (opts.input !== undefined && this.#standbys) {
+      const child = this.#standbys.take(full);
+      child.stdin?.end(opts.input);
+      result = await child;
+      if (result.exitCode !== undefined) this.#standbys.replenish(full);
+    } else {
+      result = await execa(file, args, {
+        reject: false,
+        input: opts.input ?? '',
+        env: ENV,
+        stripFinalNewline: false,
+      });
+    }
     const exitCode = result.exitCode ?? -1;
     const stdout = String(result.stdout ?? '');
     // A command that could not start (e.g. binary missing) has no exit code: report why.
@@ -73,5 +107,10 @@ export class ExecaCommandRunner implements CommandRunner {
       String(result.stderr ?? '') || (exitCode === -1 ? (result.message ?? 'could not start') : '');
     if (exitCode !== 0) throw new CommandError(full, exitCode, stderr);
     return { stdout, stderr, exitCode };
+  }
+
+  /** Lets the standby processes exit (each reads EOF, which runs nothing). */
+  async close(): Promise<void> {
+    await this.#standbys?.close();
   }
 }

@@ -38,7 +38,8 @@ export class VipManager {
   constructor(private readonly runner: CommandRunner) {}
 
   async read(): Promise<LoopbackAddresses> {
-    const { stdout } = await this.runner.run(['ip', '-j', 'addr', 'show', 'dev', 'lo']);
+    // Through stdin like the writes, so a started `ip` can serve it (see StandbyProcesses).
+    const { stdout } = await this.runner.run(['ip', '-j', '-batch', '-'], { input: 'addr show dev lo\n' });
     return { labelled: parseLabelledVips(stdout), all: new Set(parseAllAddresses(stdout)) };
   }
 

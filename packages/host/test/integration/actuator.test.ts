@@ -3,7 +3,6 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
   type BackendName,
   createHostActuator,
-  ExecaCommandRunner,
   InvalidInputError,
   type PairGate,
   pairId,
@@ -137,7 +136,7 @@ describe.each(BACKENDS)('host actuator on %s', (backend) => {
     await t.actuator.apply(pairs, { now: new Date(), leaseSeconds: LEASE });
 
     // A new process: fresh runner, no memory of the first.
-    const runner = new ExecaCommandRunner(['ip', 'netns', 'exec', t.node]);
+    const runner = t.newRunner();
     const restarted = await createHostActuator({ backend, runner });
     const adopted = await restarted.apply(pairs, { now: new Date(), leaseSeconds: LEASE });
     expect(adopted.changes).toEqual([]);
@@ -158,7 +157,7 @@ describe.each(BACKENDS)('host actuator on %s', (backend) => {
     await first.apply([pair(true)], { now: new Date(), leaseSeconds: LEASE }); // steady state
     const other = await createHostActuator({
       backend,
-      runner: new ExecaCommandRunner(['ip', 'netns', 'exec', t.node]),
+      runner: t.newRunner(),
     });
     await other.apply([pair(false)], { now: new Date(), leaseSeconds: LEASE });
     expect(await probe(t)).toBeUndefined();
@@ -174,7 +173,7 @@ describe.each(BACKENDS)('host actuator on %s', (backend) => {
     await first.apply([pair(true)], { now: new Date(), leaseSeconds: LEASE });
     const other = await createHostActuator({
       backend,
-      runner: new ExecaCommandRunner(['ip', 'netns', 'exec', t.node]),
+      runner: t.newRunner(),
     });
     await other.apply([pair(false)], { now: new Date(), leaseSeconds: LEASE });
     // first still believes the gate open and the VIP bound: its close and unbind are refused, then re-planned.

@@ -16,9 +16,11 @@ afterAll(destroyAllNamespaces);
 async function inNamespace<T>(run: (ns: string, runner: ExecaCommandRunner) => Promise<T>): Promise<T> {
   requireRoot();
   const ns = await createNamespace('pgd');
+  const runner = new ExecaCommandRunner(['ip', 'netns', 'exec', ns]);
   try {
-    return await run(ns, new ExecaCommandRunner(['ip', 'netns', 'exec', ns]));
+    return await run(ns, runner);
   } finally {
+    await runner.close();
     await destroyNamespace(ns);
   }
 }

@@ -31,6 +31,8 @@ export interface Topology {
   actuator: HostActuator;
   /** Kernel state of the node namespace before probegate ran there. */
   before: string;
+  /** Another runner in the node namespace (a second process, say), closed by destroy(). */
+  newRunner(): ExecaCommandRunner;
   destroy(): Promise<void>;
 }
 
@@ -81,13 +83,20 @@ export async function createTopology(backend: BackendName): Promise<Topology> {
     const before = await kernelState(node);
     const runner = new ExecaCommandRunner(['ip', 'netns', 'exec', node]);
     const actuator = await createHostActuator({ backend, runner });
+    const runners = [runner];
     return {
       node,
       client,
       runner,
       actuator,
       before,
+      newRunner: () => {
+        const r = new ExecaCommandRunner(['ip', 'netns', 'exec', node]);
+        runners.push(r);
+        return r;
+      },
       destroy: async () => {
+        await Promise.all(runners.map((r) => r.close()));
         await destroyNamespace(client);
         await destroyNamespace(node);
       },
@@ -109,7 +118,9 @@ export function isWrite(argv: readonly string[]): boolean {
   const [bin = '', ...rest] = argv;
   if (bin.endsWith('-restore')) return true;
   if (bin === 'nft') return rest.includes('-f');
-  if (bin === 'ip') return rest.includes('-batch') || rest.includes('add') || rest.includes('del');
+  // `ip -j -batch -` is how lo is read.
+  if (bin === 'ip')
+    return (rest.includes('-batch') && !rest.includes('-j')) || rest.includes('add') || rest.includes('del');
   return /^iptables/.test(bin) && !bin.endsWith('-save');
 }
 

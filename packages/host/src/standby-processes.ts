@@ -1,0 +1,82 @@
+import { execa, type ResultPromise } from 'execa';
+
+/** A started command, waiting for the script it will run on its stdin. */
+export type StartedCommand = ResultPromise<{ reject: false; stripFinalNewline: false }>;
+
+type StreamLike = { ref?: () => void; unref?: () => void } | null | undefined;
+
+/**
+ * Commands that read their whole script from stdin (`iptables-restore`, `nft -f -`, `ip -batch -`)
+ * act only once stdin closes, so one can be started before it is needed. Starting a process costs
+ * ~10 ms on a small VM (more under load), paid up to four times in series by a failover (close,
+ * unbind; bind, open). This keeps one started process per command line, learned from use: a
+ * failover's write then costs only the kernel's work.
+ *
+ * A waiting process holds no lock (iptables-restore takes the xtables lock when it reads COMMIT)
+ * and does nothing if its stdin closes empty, so an agent that dies leaves nothing behind: the
+ * standbys read EOF and exit 0.
+ */
+export class StandbyProcesses {
+  readonly #waiting = new Map<string, StartedCommand>();
+  #closed = false;
+  #hits = 0;
+
+  constructor(private readonly env: Record<string, string>) {}
+
+  /** A process for `argv`: the standby if one is waiting (and alive), else a fresh one. */
+  take(argv: readonly string[]): StartedCommand {
+    const key = argv.join('\0');
+    const standby = this.#waiting.get(key);
+    this.#waiting.delete(key);
+    const node = standby?.nodeChildProcess;
+    if (standby && node?.exitCode === null && node.signalCode === null) {
+      setRef(standby, true);
+      this.#hits++;
+      return standby;
+    }
+    return this.start(argv);
+  }
+
+  /** Starts the next standby for `argv`, once its previous use finished (so the two do not compete). */
+  replenish(argv: readonly string[]): void {
+    const key = argv.join('\0');
+    if (this.#closed || this.#waiting.has(key)) return;
+    const standby = this.start(argv);
+    // A standby must not keep a short-lived CLI alive, nor outlive this runner's caller.
+    setRef(standby, false);
+    this.#waiting.set(key, standby);
+    void standby.then(() => {
+      if (this.#waiting.get(key) === standby) this.#waiting.delete(key);
+    });
+  }
+
+  /** Number of processes waiting. */
+  get size(): number {
+    return this.#waiting.size;
+  }
+
+  /** Commands served by a process started ahead. */
+  get hits(): number {
+    return this.#hits;
+  }
+
+  /** Lets every standby read EOF (a no-op for each command) and waits for them to exit. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const waiting = [...this.#waiting.values()];
+    this.#waiting.clear();
+    for (const standby of waiting) standby.stdin?.end();
+    await Promise.all(waiting);
+  }
+
+  private start(argv: readonly string[]): StartedCommand {
+    const [file, ...args] = argv;
+    return execa(file ?? '', args, { reject: false, stripFinalNewline: false, env: this.env, stdin: 'pipe' });
+  }
+}
+
+function setRef(child: StartedCommand, ref: boolean): void {
+  const node = child.nodeChildProcess;
+  const streams: StreamLike[] = [node, node.stdin, node.stdout, node.stderr] as StreamLike[];
+  for (const s of streams) (ref ? s?.ref : s?.unref)?.call(s);
+}

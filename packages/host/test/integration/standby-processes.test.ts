@@ -1,0 +1,147 @@
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import {
+  createNamespace,
+  destroyAllNamespaces,
+  destroyNamespace,
+  mustExecIn,
+  requireRoot,
+} from '@probegate/testenv';
+import { execa } from 'execa';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { CommandError, ExecaCommandRunner } from '../../src/index.js';
+
+afterAll(destroyAllNamespaces);
+
+const ADDR = '198.18.77.1';
+const addScript = `addr add ${ADDR}/32 dev lo\n`;
+const delScript = `addr del ${ADDR}/32 dev lo\n`;
+const RESTORE = ['iptables-legacy-restore', '-w', '5', '--noflush'];
+const chainScript = (chain: string) => `*filter\n:${chain} - [0:0]\nCOMMIT\n`;
+
+let ns: string | undefined;
+let runner: ExecaCommandRunner | undefined;
+
+afterEach(async () => {
+  await runner?.close();
+  if (ns) await destroyNamespace(ns);
+  ns = undefined;
+  runner = undefined;
+});
+
+async function setup(): Promise<{ ns: string; runner: ExecaCommandRunner }> {
+  requireRoot();
+  ns = await createNamespace('pgs');
+  runner = new ExecaCommandRunner(['ip', 'netns', 'exec', ns]);
+  return { ns, runner };
+}
+
+/** Command lines of the processes living in the namespace (`ip netns pids`). */
+async function processesIn(name: string): Promise<{ pid: number; cmdline: string }[]> {
+  const pids = (await execa('ip', ['netns', 'pids', name])).stdout.split('\n').filter(Boolean);
+  const out: { pid: number; cmdline: string }[] = [];
+  for (const pid of pids) {
+    const raw = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (raw) out.push({ pid: Number(pid), cmdline: raw.split('\0').filter(Boolean).join(' ') });
+  }
+  return out;
+}
+
+async function loAddresses(name: string): Promise<string> {
+  return mustExecIn(name, ['ip', '-4', '-o', 'addr', 'show', 'dev', 'lo']);
+}
+
+describe('standby processes: a stdin-fed command is started before it is needed', () => {
+  it('serves the second write of a command line from a process started ahead, with the same effect', async () => {
+    const t = await setup();
+    await t.runner.run(['ip', '-batch', '-'], { input: addScript });
+    expect(t.runner.standbyHits).toBe(0);
+    expect(t.runner.standbyCount).toBe(1);
+    expect(await loAddresses(t.ns)).toContain(`${ADDR}/32`);
+
+    await t.runner.run(['ip', '-batch', '-'], { input: delScript });
+    expect(t.runner.standbyHits).toBe(1);
+    expect(await loAddresses(t.ns)).not.toContain(ADDR);
+    expect(t.runner.spawned).toBe(2);
+  });
+
+  it('reports a refused script from a standby like a cold run: command, exit code and stderr', async () => {
+    const t = await setup();
+    await t.runner.run(['ip', '-batch', '-'], { input: addScript });
+    await t.runner.run(['ip', '-batch', '-'], { input: delScript });
+    const err = await t.runner.run(['ip', '-batch', '-'], { input: delScript }).catch((e: unknown) => e);
+    expect(t.runner.standbyHits).toBe(2);
+    expect(err).toBeInstanceOf(CommandError);
+    expect(err).toMatchObject({ exitCode: 1, argv: expect.arrayContaining(['ip', '-batch', '-']) });
+    expect((err as CommandError).stderr).toMatch(/Cannot assign requested address|Command failed/);
+  });
+
+  it('a waiting iptables-restore holds no xtables lock: another iptables -w 1 goes through', async () => {
+    const t = await setup();
+    await t.runner.run(RESTORE, { input: chainScript('PGA') });
+    expect(t.runner.standbyCount).toBe(1);
+    // With the lock held this would wait 1 s and exit 4.
+    await mustExecIn(t.ns, ['iptables-legacy', '-w', '1', '-N', 'PGB']);
+    await t.runner.run(RESTORE, { input: chainScript('PGC') });
+    expect(t.runner.standbyHits).toBe(1);
+    const chains = await mustExecIn(t.ns, ['iptables-legacy', '-S']);
+    expect(chains).toMatch(/-N PGA[\s\S]*-N PGB[\s\S]*-N PGC/);
+  });
+
+  it('a standby that was killed is not used: the write starts a fresh process and lands', async () => {
+    const t = await setup();
+    await t.runner.run(['ip', '-batch', '-'], { input: addScript });
+    const standby = (await processesIn(t.ns)).filter((p) => p.cmdline === 'ip -batch -');
+    expect(standby).toHaveLength(1);
+    process.kill(standby[0]?.pid ?? 0, 'SIGKILL');
+    await expect
+      .poll(async () => (await processesIn(t.ns)).filter((p) => p.cmdline === 'ip -batch -'))
+      .toEqual([]);
+
+    await t.runner.run(['ip', '-batch', '-'], { input: delScript });
+    expect(t.runner.standbyHits).toBe(0);
+    expect(await loAddresses(t.ns)).not.toContain(ADDR);
+    expect(t.runner.standbyCount).toBe(1);
+  });
+
+  it('close lets every standby exit, and their empty scripts change nothing in the kernel', async () => {
+    const t = await setup();
+    await t.runner.run(['ip', '-batch', '-'], { input: addScript });
+    await t.runner.run(RESTORE, { input: chainScript('PGA') });
+    await t.runner.run(['nft', '-f', '-'], { input: 'add table inet pgtest\n' });
+    await t.runner.run(['ip', '-j', '-batch', '-'], { input: 'addr show dev lo\n' });
+    expect(t.runner.standbyCount).toBe(4);
+    const state = async () =>
+      [
+        await loAddresses(t.ns),
+        await mustExecIn(t.ns, ['iptables-legacy-save']),
+        await mustExecIn(t.ns, ['nft', 'list', 'ruleset']),
+      ]
+        .join('\n')
+        .replace(/^#.*$/gm, '');
+    const before = await state();
+    expect((await processesIn(t.ns)).length).toBeGreaterThanOrEqual(4);
+
+    await t.runner.close();
+    expect(t.runner.standbyCount).toBe(0);
+    expect(await processesIn(t.ns)).toEqual([]);
+    expect(await state()).toBe(before);
+    // A closed runner still runs commands, without standbys.
+    await t.runner.run(['ip', '-batch', '-'], { input: delScript });
+    expect(t.runner.standbyCount).toBe(0);
+    expect(await loAddresses(t.ns)).not.toContain(ADDR);
+  });
+
+  it('a short-lived process using the runner exits on its own while a standby waits', async () => {
+    const t = await setup();
+    const script = fileURLToPath(new URL('./fixtures/one-write.ts', import.meta.url));
+    const tsx = fileURLToPath(new URL('../../../../node_modules/.bin/tsx', import.meta.url));
+    const r = await execa(tsx, [script, t.ns, ADDR], { reject: false, timeout: 30_000 });
+    expect(r.timedOut, 'the process did not exit within 30 s').toBe(false);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toContain('standbys waiting: 1');
+    expect(await loAddresses(t.ns)).toContain(`${ADDR}/32`);
+    // Its standby read EOF when the process exited.
+    await expect.poll(async () => processesIn(t.ns)).toEqual([]);
+  });
+});
