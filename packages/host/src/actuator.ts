@@ -61,6 +61,12 @@ export async function createHostActuator(config: HostActuatorConfig = {}): Promi
   );
 }
 
+/** Only gates opening or closing (and leases renewed alongside): the writes a failover waits for. */
+function isFlip(changes: readonly Change[]): boolean {
+  const flip = (c: Change) => c.kind === 'gate-opened' || c.kind === 'gate-closed';
+  return changes.some(flip) && changes.every((c) => c.kind === 'lease-renewed' || flip(c));
+}
+
 /** What lo must gain and lose: only our labelled /32s are ever removed; an unlabelled one serves as it is. */
 function vipDelta(lo: LoopbackAddresses, wanted: ReadonlySet<string>) {
   const toBind = [...wanted].filter((v) => !lo.all.has(v));
@@ -150,12 +156,13 @@ export class KernelHostActuator implements HostActuator {
 
   /**
    * The remembered gate, when a write from it will itself prove nobody wrote since (the backend's
-   * transaction checks the token): a flip then costs no read. undefined: read first.
+   * transaction checks the token): a flip then costs no read. `fresh` is false once the periodic
+   * full read is due. undefined: read first.
    */
-  private trustedGate(): GateSnapshot | undefined {
+  private trustedGate(): { snapshot: GateSnapshot; fresh: boolean } | undefined {
     const known = this.#known;
     if (!known || !this.gate.writeChecksGeneration || known.snapshot.hooks.length !== 1) return undefined;
-    return Date.now() - known.fullReadAt < this.resyncSeconds * 1000 ? known.snapshot : undefined;
+    return { snapshot: known.snapshot, fresh: Date.now() - known.fullReadAt < this.resyncSeconds * 1000 };
   }
 
   /** The remembered gate if the kernel's token proves nobody wrote since, else a full read. */
@@ -201,8 +208,13 @@ export class KernelHostActuator implements HostActuator {
 
     // A flip writes from what we know, its transaction checking nobody wrote since; on a refusal,
     // or when there is nothing to write, read the kernel as before.
-    const trusted = this.trustedGate();
-    const trustedPlan = trusted ? planGate(trusted, desired, opts.now, leaseSeconds) : undefined;
+    // A due full read (the check for changes nobody stamped) waits for a renewal or a no-op apply,
+    // never for a flip, whose time is the failover's.
+    const known = this.trustedGate();
+    const knownPlan = known ? planGate(known.snapshot, desired, opts.now, leaseSeconds) : undefined;
+    const trusted =
+      known && knownPlan && (known.fresh || isFlip(knownPlan.changes)) ? known.snapshot : undefined;
+    const trustedPlan = trusted ? knownPlan : undefined;
     const optimistic = trusted !== undefined && (trustedPlan?.ops.length ?? 0) > 0;
     const knownLo = this.#loopback;
     const loChanges = knownLo !== undefined && vipDelta(knownLo, wantedVips).any;

@@ -202,6 +202,32 @@ describe.each(BACKENDS)('host actuator on %s', (backend) => {
     expect(await probe(t)).toBe('probe-ok');
   });
 
+  it('a flip does not wait for a due full read; the next lease renewal does it', async () => {
+    topo = await createTopology(backend);
+    const t = topo;
+    const runner = t.newRunner();
+    // resyncSeconds 0: the full read is due at once after every read.
+    const actuator = await createHostActuator({ backend, runner, resyncSeconds: 0 });
+    await actuator.apply([pair(false)], { now: new Date(), leaseSeconds: LEASE });
+    await actuator.apply([pair(false)], { now: new Date(), leaseSeconds: LEASE });
+    let before = runner.history.length;
+    await actuator.apply([pair(true)], { now: new Date(), leaseSeconds: LEASE });
+    const flip = runner.history.slice(before).map((argv) => argv.join(' '));
+    expect(flip, flip.join('\n')).toHaveLength(backend === 'nftables' ? 4 : 2);
+    expect(await probe(t)).toBe('probe-ok');
+
+    before = runner.history.length;
+    const later = new Date(Date.now() + LEASE * 750);
+    const renewed = await actuator.apply([pair(true)], { now: later, leaseSeconds: LEASE });
+    expect(renewed.changes.map((c) => c.kind)).toEqual(['lease-renewed']);
+    const renewal = runner.history.slice(before).map((argv) => argv.join(' '));
+    expect(
+      renewal.some((line) => /-save|nft -j list table inet probegate$/.test(line)),
+      renewal.join('\n'),
+    ).toBe(true);
+    expect(await probe(t)).toBe('probe-ok');
+  });
+
   it('serves a VIP already on lo without our label, and never removes it', async () => {
     topo = await createTopology(backend);
     const t = topo;
