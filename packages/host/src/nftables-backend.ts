@@ -242,14 +242,12 @@ export function renderNftScript(ops: readonly GateOp[]): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** Reads the token from `nft -j list table inet probegate_gen`. */
+/**
+ * Reads the token from `list table inet probegate_gen` as text: `nft -f -` prints lists only as
+ * text, and going through stdin lets a started process serve the read (see StandbyProcesses).
+ */
 export function parseNftGeneration(text: string): string | undefined {
-  const items = (JSON.parse(text) as { nftables: NftItem[] }).nftables;
-  for (const it of items) {
-    const m = /^probegate:gen:([0-9a-f]+)$/.exec(it.rule?.comment ?? '');
-    if (m) return m[1];
-  }
-  return undefined;
+  return /comment "probegate:gen:([0-9a-f]+)"/.exec(text)?.[1];
 }
 
 /** Probe gate in a table of our own, `inet probegate`, with its own input hook. */
@@ -272,8 +270,14 @@ export class NftablesBackend implements GateBackend {
   }
 
   async readGeneration(): Promise<string | undefined> {
-    const text = await this.list(NFT_GEN_TABLE);
-    return text === undefined ? undefined : parseNftGeneration(text);
+    try {
+      // -t (terse: no set elements) marks a listing, apart from the writes' `nft -f -`.
+      const { stdout } = await this.runner.run(['nft', '-t', '-f', '-'], { input: `list table ${G}\n` });
+      return parseNftGeneration(stdout);
+    } catch (err) {
+      if (err instanceof CommandError && /No such file or directory/.test(err.stderr)) return undefined;
+      throw err;
+    }
   }
 
   async write(ops: readonly GateOp[]): Promise<void> {

@@ -117,7 +117,7 @@ export const viaVip = (t: Topology, vip = VIP): Promise<string | undefined> =>
 export function isWrite(argv: readonly string[]): boolean {
   const [bin = '', ...rest] = argv;
   if (bin.endsWith('-restore')) return true;
-  if (bin === 'nft') return rest.includes('-f');
+  if (bin === 'nft') return rest.includes('-f') && !rest.includes('-t');
   // `ip -j -batch -` is how lo is read.
   if (bin === 'ip')
     return (rest.includes('-batch') && !rest.includes('-j')) || rest.includes('add') || rest.includes('del');

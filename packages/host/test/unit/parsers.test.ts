@@ -197,11 +197,15 @@ describe('nft rendering', () => {
     );
   });
 
-  it('reads the generation token', () => {
-    const text = JSON.stringify({
-      nftables: [{ rule: { chain: 'gen', handle: 2, comment: 'probegate:gen:0a1b', expr: [] } }],
-    });
-    expect(parseNftGeneration(text)).toBe('0a1b');
+  it.each([
+    [
+      'table inet probegate_gen {\n\tchain gen {\n\t\tcounter packets 0 bytes 0 comment "probegate:gen:0a1b"\n\t}\n}\n',
+      '0a1b',
+    ],
+    ['table inet probegate_gen {\n\tchain gen {\n\t}\n}\n', undefined],
+    ['', undefined],
+  ])('reads the generation token from the listing %j', (text, token) => {
+    expect(parseNftGeneration(text)).toBe(token);
   });
 });
 
