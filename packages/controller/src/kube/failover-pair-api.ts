@@ -32,6 +32,12 @@ const CALLS = {
 
 const applyPatch = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
 
+/**
+ * Hears of every object one of our writes returned, with the pair-level fields the write set
+ * (if it was a pair-level status write).
+ */
+export type WrittenListener = (object: FailoverPairManifest, pairFields?: PairLevelStatus) => void;
+
 /** The few FailoverPair calls the agent makes, one field manager per node. */
 export class FailoverPairApi {
   private readonly objects: CustomObjectsApi;
@@ -40,7 +46,7 @@ export class FailoverPairApi {
   private readonly auth: PooledKubeAuth;
   /** Calls in flight at once: 1,000 reconciles starting together must not open 1,000 connections. */
   private readonly limiter = new Limiter(32);
-  private readonly writtenListeners: ((object: FailoverPairManifest) => void)[] = [];
+  private readonly writtenListeners: WrittenListener[] = [];
   /** Newest version seen per pair (the source notes watch events, writes note themselves). */
   readonly versions = new PairVersions();
 
@@ -57,14 +63,14 @@ export class FailoverPairApi {
    * Every object the API server returned from one of our writes (status, finalizers): the cache
    * can take it at once instead of acting on a stale copy until the watch event arrives.
    */
-  onWritten(listener: (object: FailoverPairManifest) => void): void {
+  onWritten(listener: WrittenListener): void {
     this.writtenListeners.push(listener);
   }
 
-  private written(object: unknown): FailoverPairManifest {
+  private written(object: unknown, pairFields?: PairLevelStatus): FailoverPairManifest {
     const manifest = object as FailoverPairManifest;
     this.versions.note(manifest);
-    for (const listener of this.writtenListeners) listener(manifest);
+    for (const listener of this.writtenListeners) listener(manifest, pairFields);
     return manifest;
   }
 
@@ -121,6 +127,7 @@ export class FailoverPairApi {
       name,
       fields,
       resourceVersion,
+      fields,
     );
   }
 
@@ -130,6 +137,7 @@ export class FailoverPairApi {
     name: string,
     status: object,
     resourceVersion?: string,
+    pairFields?: PairLevelStatus,
   ): Promise<FailoverPairManifest> {
     const object = await this.limiter.run(() =>
       this.objects.patchNamespacedCustomObjectStatus(
@@ -151,7 +159,7 @@ export class FailoverPairApi {
         applyPatch,
       ),
     );
-    return this.written(object);
+    return this.written(object, pairFields);
   }
 
   /** Server-side apply of this node's finalizer (finalizers are a set: each node owns its own). */

@@ -1,7 +1,9 @@
+import type { FailoverPairStatus } from '@probegate/core';
 import type { Logger } from 'pino';
 import type { AgentMetrics } from '../observability/metrics.js';
 import { type InvalidPair, namesNode, nodeFinalizer, type PairObject } from '../reconcile/pair.js';
-import type { PairSource } from '../reconcile/ports.js';
+import type { PairLevelStatus, PairSource } from '../reconcile/ports.js';
+import { sameJson } from '../reconcile/status.js';
 import type { FailoverPairApi } from './failover-pair-api.js';
 import {
   describeProblems,
@@ -9,6 +11,7 @@ import {
   isInvalid,
   toPairObject,
 } from './failover-pair-object.js';
+import { changesDecision, decisionView } from './pair-relevance.js';
 import { ResilientInformer } from './resilient-informer.js';
 import { isNewerResourceVersion } from './resource-version.js';
 
@@ -45,7 +48,7 @@ export class KubernetesPairSource implements PairSource {
       },
       options.relistEveryMs === undefined ? {} : { relistEveryMs: options.relistEveryMs },
     );
-    api.onWritten((object) => this.adoptWritten(object));
+    api.onWritten((object, pairFields) => this.adoptWritten(object, pairFields));
   }
 
   get healthy(): boolean {
@@ -108,9 +111,11 @@ export class KubernetesPairSource implements PairSource {
       this.updateCounts();
       return;
     }
+    const cached = this.pairs.get(key);
     this.pairs.set(key, parsed);
     this.updateCounts();
-    this.notify(key);
+    // A change only in what this node does not read (the peer's member entry) needs no reconcile.
+    if (!mine || changesDecision(cached, parsed, this.node)) this.notify(key);
     if (!mine) this.pairs.delete(key);
   }
 
@@ -119,7 +124,7 @@ export class KubernetesPairSource implements PairSource {
    * from acting on the copy before the write (a stale resourceVersion guard, a rewrite of what
    * was just written). Listeners hear of it only when it shows more than this node's own entry.
    */
-  private adoptWritten(manifest: Manifest): void {
+  private adoptWritten(manifest: Manifest, pairFields?: PairLevelStatus): void {
     const cached = this.pairs.get(this.keyOf(manifest));
     if (!cached || !isNewerResourceVersion(manifest.metadata?.resourceVersion, cached.resourceVersion))
       return;
@@ -127,16 +132,20 @@ export class KubernetesPairSource implements PairSource {
     if (isInvalid(parsed) || !namesNode(parsed.spec, this.node)) return; // the watch event handles those
     this.pairs.set(parsed.key, parsed);
     if (parsed.resourceVersion) this.ownWrites.set(parsed.key, parsed.resourceVersion);
-    if (this.othersView(parsed) !== this.othersView(cached)) this.notify(parsed.key);
+    // What this write set itself (the pair-level fields of a pair-level write) is no news either.
+    const expected: PairObject = pairFields
+      ? { ...cached, status: { ...cached.status, ...pairFields } as FailoverPairStatus }
+      : cached;
+    if (!sameJson(this.othersView(parsed), this.othersView(expected))) this.notify(parsed.key);
   }
 
-  /** Everything about a pair except this node's own member entry. */
-  private othersView(pair: PairObject): string {
+  /** What a reconcile reads, except this node's own member entry (which the write just set). */
+  private othersView(pair: PairObject): unknown[] {
     const status = pair.status && {
       ...pair.status,
       members: pair.status.members?.filter((m) => m.node !== this.node),
     };
-    return JSON.stringify([pair.generation, pair.deleting, pair.finalizers, pair.requests, status]);
+    return decisionView({ ...pair, status }, this.node);
   }
 
   private keyOf(manifest: Manifest): string {
