@@ -24,6 +24,10 @@ export class HostBatcher {
   private readonly desired = new Map<string, PairGate>();
   private observed = new Map<string, LocalObservation>();
   private inFlight: Promise<void> | undefined;
+  /** The apply in flight has not yet read `desired`: a flush now still rides on it. */
+  private gathering = false;
+  /** Flushes that joined the gathering write (to tell when they stop coming). */
+  private joined = 0;
   private queued: Promise<void> | undefined;
   private lastError: unknown;
   private earliestLeaseEnd: number | undefined;
@@ -34,6 +38,7 @@ export class HostBatcher {
     private readonly leaseSeconds: () => number,
     private readonly now: () => number = Date.now,
     private readonly metrics?: AgentMetrics,
+    private readonly gatherTiming: { quietMs: number; maxWaitMs: number } = { quietMs: 5, maxWaitMs: 100 },
   ) {}
 
   /** Sets (or with undefined, removes) a pair's desired gate; takes effect at the next flush. */
@@ -94,11 +99,26 @@ export class HostBatcher {
     return this.metrics ? this.metrics.timed('host', 'flush', () => this.coalesce()) : this.coalesce();
   }
 
+  /**
+   * A write does not start at the first flush but once flushes stop coming in for a moment
+   * (`quietMs`, at most `maxWaitMs` after the first): the reconciles that one Consul answer (a
+   * lock transaction of 64 pairs) or one health event resumes, and those the next few answers
+   * resume, all go into that one write. Starting at the first flush sent 1 pair in the first
+   * write and made the rest wait for a second one; a write of 1,000 pairs takes the better part
+   * of a second, so each extra write in a mass failover adds that much to it.
+   */
   private coalesce(): Promise<void> {
     if (!this.inFlight) {
-      this.inFlight = this.applyNow().finally(() => {
-        this.inFlight = undefined;
-      });
+      this.gathering = true;
+      this.inFlight = this.gather()
+        .then(() => this.applyNow())
+        .finally(() => {
+          this.inFlight = undefined;
+        });
+      return this.inFlight;
+    }
+    if (this.gathering) {
+      this.joined++;
       return this.inFlight;
     }
     if (!this.queued) {
@@ -110,12 +130,29 @@ export class HostBatcher {
     return this.queued;
   }
 
+  /** Resolves once no flush joined for quietMs, or maxWaitMs after it began. */
+  private gather(): Promise<void> {
+    const { quietMs, maxWaitMs } = this.gatherTiming;
+    const rounds = Math.max(1, Math.ceil(maxWaitMs / quietMs));
+    return new Promise<void>((resolve) => {
+      let seen = this.joined;
+      let round = 0;
+      const check = () => {
+        if (this.joined === seen || ++round >= rounds) return resolve();
+        seen = this.joined;
+        setTimeout(check, quietMs);
+      };
+      setTimeout(check, quietMs);
+    });
+  }
+
   private takeQueued(): Promise<void> {
     this.queued = undefined;
     return this.coalesce();
   }
 
   private async applyNow(): Promise<void> {
+    this.gathering = false;
     const pairs = [...this.desired.values()];
     let result: ApplyResult;
     const apply = () =>

@@ -43,4 +43,107 @@ describe('HostBatcher', () => {
     await batcher.flush();
     expect(batcher.renewalDueAt()).toBeUndefined();
   });
+
+  it('puts every pair set and flushed in one turn of the event loop into one kernel write', async () => {
+    const now = 1_000_000;
+    const host = new FakeHost(() => now);
+    const batcher = new HostBatcher(
+      host,
+      () => 30,
+      () => now,
+    );
+    // Like 64 reconciles resumed by one lock transaction answer: each sets its pair and flushes.
+    const keys = Array.from({ length: 64 }, (_, i) => `ns/p${i}`);
+    await Promise.all(
+      keys.map(async (key) => {
+        await Promise.resolve();
+        batcher.set(key, gate(key, true));
+        await batcher.flush();
+      }),
+    );
+    expect(host.applies).toBe(1);
+    for (const key of keys) expect(host.isOpen(key)).toBe(true);
+  });
+
+  it('sends what was set while a write was running in one more write, not one per pair', async () => {
+    const now = 1_000_000;
+    const host = new FakeHost(() => now);
+    const batcher = new HostBatcher(
+      host,
+      () => 30,
+      () => now,
+    );
+    let writing: () => void = () => {};
+    const started = new Promise<void>((resolve) => {
+      writing = resolve;
+    });
+    const apply = host.apply.bind(host);
+    host.apply = (pairs, options) => {
+      writing();
+      return apply(pairs, options);
+    };
+    batcher.set('ns/first', gate('ns/first', true));
+    const first = batcher.flush();
+    await started;
+    const later = ['ns/a', 'ns/b', 'ns/c'].map((key) => {
+      batcher.set(key, gate(key, true));
+      return batcher.flush();
+    });
+    await Promise.all([first, ...later]);
+    expect(host.applies).toBe(2);
+    expect(host.isOpen('ns/c')).toBe(true);
+  });
+
+  it('waits for flushes to stop coming for a moment, so staggered lock answers share one write', async () => {
+    const now = 1_000_000;
+    const host = new FakeHost(() => now);
+    const batcher = new HostBatcher(
+      host,
+      () => 30,
+      () => now,
+      undefined,
+      { quietMs: 20, maxWaitMs: 1_000 },
+    );
+    // Four transaction answers, 5 ms apart, each resuming 16 reconciles.
+    const flushes: Promise<void>[] = [];
+    for (let wave = 0; wave < 4; wave++) {
+      for (let i = 0; i < 16; i++) {
+        const key = `ns/w${wave}p${i}`;
+        batcher.set(key, gate(key, true));
+        flushes.push(batcher.flush());
+      }
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    await Promise.all(flushes);
+    expect(host.applies).toBe(1);
+  });
+
+  it('starts the write at maxWaitMs even while flushes keep coming', async () => {
+    const now = 1_000_000;
+    const host = new FakeHost(() => now);
+    const batcher = new HostBatcher(
+      host,
+      () => 30,
+      () => now,
+      undefined,
+      { quietMs: 20, maxWaitMs: 60 },
+    );
+    const started = Date.now();
+    let firstWriteAfter: number | undefined;
+    const apply = host.apply.bind(host);
+    host.apply = (pairs, options) => {
+      firstWriteAfter ??= Date.now() - started;
+      return apply(pairs, options);
+    };
+    const flushes: Promise<void>[] = [];
+    for (let i = 0; i < 30; i++) {
+      batcher.set(`ns/p${i}`, gate(`ns/p${i}`, true));
+      flushes.push(batcher.flush());
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await Promise.all(flushes);
+    expect(firstWriteAfter).toBeGreaterThanOrEqual(55);
+    expect(firstWriteAfter).toBeLessThan(250);
+    expect(host.applies).toBeGreaterThan(1);
+  });
 });
