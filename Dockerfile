@@ -48,5 +48,6 @@ RUN printf '#!/bin/sh\nexec node /app/packages/controller/dist/cli/main.js "$@"\
 # with ambient capabilities instead (packaging/vm).
 USER 0:0
 EXPOSE 9402
-ENTRYPOINT ["node", "/app/packages/controller/dist/cli/main.js"]
+# Heap flags (packages/controller/src/agent/node-flags.ts): at 1,000 pairs RSS 187 MiB instead of 477.
+ENTRYPOINT ["node", "--max-semi-space-size=1", "--max-old-space-size=256", "/app/packages/controller/dist/cli/main.js"]
 CMD ["agent"]

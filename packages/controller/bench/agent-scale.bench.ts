@@ -3,7 +3,8 @@
 //   npx tsc -b && npm run bench:controller
 // Environment: PAIRS (1000), STEADY_SECONDS (60), STARTUP_TIMEOUT_SECONDS (300),
 // FAILOVER_TIMEOUT_SECONDS (60), AGENT_LOG_LEVEL (warn), PROBEGATE_KEEP_LOGS (keep agent logs),
-// AGENT_NODE_OPTIONS (Node/V8 flags for the agents, e.g. --max-semi-space-size=1), HEAP_SNAPSHOT
+// AGENT_NODE_OPTIONS (Node/V8 flags for the agents; default: the agent's own, src/agent/node-flags.ts;
+// '' runs them without), HEAP_SNAPSHOT
 // (each agent writes a heap snapshot into the log folder after the steady window).
 // Prints the figures and writes results/controller-bench.json, whatever happens: a phase that
 // times out records how far it got and marks its goal missed. Not a test: nothing here asserts.
@@ -28,6 +29,7 @@ import {
   startKubeApi,
 } from '@probegate/testenv';
 import { execa } from 'execa';
+import { AGENT_NODE_FLAGS } from '../src/agent/node-flags.js';
 import {
   failoverPairCrdYaml,
   FAILOVER_PAIR_GROUP as GROUP,
@@ -47,8 +49,8 @@ const SETTLE_MAX_SECONDS = 60;
 const AGENT_LOG_LEVEL = process.env.AGENT_LOG_LEVEL ?? 'warn';
 /** Diagnosis: each agent writes a heap snapshot into the log folder after the steady window. */
 const HEAP_SNAPSHOT = Boolean(process.env.HEAP_SNAPSHOT);
-/** Node/V8 options for the agents (e.g. heap limits), recorded with the figures. */
-const AGENT_NODE_OPTIONS = process.env.AGENT_NODE_OPTIONS ?? '';
+/** Node/V8 options for the agents, recorded with the figures: by default those the agent ships with. */
+const AGENT_NODE_OPTIONS = process.env.AGENT_NODE_OPTIONS ?? AGENT_NODE_FLAGS.join(' ');
 const repo = resolve(import.meta.dirname, '../../..');
 const cli = resolve(repo, 'packages/controller/dist/cli/main.js');
 const resultFile = resolve(repo, 'results/controller-bench.json');
@@ -140,7 +142,19 @@ function memoryBreakdown(pid: number): Record<string, number> {
 
 /** RSS of both agents every second, tagged with the phase the bench is in. */
 class Sampler {
-  phase = 'startup';
+  private current = 'startup';
+  /** When each phase began (epoch ms): lines up the agents' --cpu-prof/--heap-prof with the phases. */
+  readonly phaseStartedAt: Record<string, number> = { startup: Date.now() };
+
+  get phase(): string {
+    return this.current;
+  }
+
+  set phase(name: string) {
+    this.current = name;
+    this.phaseStartedAt[name] = Date.now();
+  }
+
   private readonly samples: { at: number; phase: string; node: Node; rssMiB: number }[] = [];
   private readonly timer: NodeJS.Timeout;
 
@@ -584,7 +598,10 @@ async function main(): Promise<Json> {
     result.error = error instanceof Error ? error.message : String(error);
   } finally {
     sampler?.stop();
-    if (sampler) result.rss = sampler.summary();
+    if (sampler) {
+      result.rss = sampler.summary();
+      result.phaseStartedAt = sampler.phaseStartedAt;
+    }
     result.agentLogs = {};
     for (const node of NODES) {
       const d = daemons[node];

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=1 --max-old-space-size=256
 import { agentCommand } from './agent-command.js';
 import { cleanupCommand } from './cleanup-command.js';
 import { UsageError } from './options.js';
