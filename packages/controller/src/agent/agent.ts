@@ -94,6 +94,8 @@ export class Agent {
   private readonly statusWriter: BackgroundStatusWriter;
   private readonly reconciler: Reconciler;
   private workers: Promise<void>[] = [];
+  /** Reconciles running now (a kernel write waits for those that will still join it). */
+  private reconciling = 0;
   private resyncTimer: NodeJS.Timeout | undefined;
   private leaseTimer: NodeJS.Timeout | undefined;
   private renewTimer: NodeJS.Timeout | undefined;
@@ -114,7 +116,9 @@ export class Agent {
         this.queue.addAfter(key, retryInMs);
       },
     });
-    this.host = new HostBatcher(options.actuator, () => this.leaseSeconds(), Date.now, this.metrics);
+    this.host = new HostBatcher(options.actuator, () => this.leaseSeconds(), Date.now, this.metrics, {
+      busy: () => this.reconciling,
+    });
     this.reconciler = new Reconciler(
       {
         node: options.node,
@@ -252,6 +256,7 @@ export class Agent {
       const key = await this.queue.get();
       if (key === undefined) return;
       const stopTimer = this.metrics.reconcileDuration.startTimer();
+      this.reconciling++;
       try {
         const result = await this.reconciler.reconcile(key);
         this.queue.forget(key);
@@ -267,6 +272,7 @@ export class Agent {
           'reconcile failed',
         );
       } finally {
+        this.reconciling--;
         this.queue.done(key);
         this.metrics.queueDepth.set(this.queue.length);
       }

@@ -14,6 +14,16 @@ export interface LocalObservation {
   leaseExpiresAt: number | undefined;
 }
 
+/** When a kernel write starts (see HostBatcher.coalesce). */
+export interface GatherOptions {
+  /** Flushes must stop coming for this long (default 5 ms)... */
+  quietMs: number;
+  /** ...but the write starts at the latest this long after the first flush (default 500 ms). */
+  maxWaitMs: number;
+  /** Reconciles running now: the write waits until each of them waits for it (default: none). */
+  busy: () => number;
+}
+
 /**
  * The host takes the desired state of every pair at once, in one atomic batch. Reconciles of
  * many pairs run concurrently; each sets its pair's entry and awaits the next flush, and flushes
@@ -28,6 +38,9 @@ export class HostBatcher {
   private gathering = false;
   /** Flushes that joined the gathering write (to tell when they stop coming). */
   private joined = 0;
+  /** Flush calls not answered yet. */
+  private waiting = 0;
+  private readonly gatherOptions: GatherOptions;
   private queued: Promise<void> | undefined;
   private lastError: unknown;
   private earliestLeaseEnd: number | undefined;
@@ -38,8 +51,10 @@ export class HostBatcher {
     private readonly leaseSeconds: () => number,
     private readonly now: () => number = Date.now,
     private readonly metrics?: AgentMetrics,
-    private readonly gatherTiming: { quietMs: number; maxWaitMs: number } = { quietMs: 5, maxWaitMs: 100 },
-  ) {}
+    gather: Partial<GatherOptions> = {},
+  ) {
+    this.gatherOptions = { quietMs: 5, maxWaitMs: 500, busy: () => 0, ...gather };
+  }
 
   /** Sets (or with undefined, removes) a pair's desired gate; takes effect at the next flush. */
   set(key: string, gate: PairGate | undefined): void {
@@ -96,16 +111,24 @@ export class HostBatcher {
 
   /** Applies everything set so far; resolves when a kernel write that includes it has finished. */
   flush(): Promise<void> {
-    return this.metrics ? this.metrics.timed('host', 'flush', () => this.coalesce()) : this.coalesce();
+    this.waiting++;
+    const write = this.metrics ? this.metrics.timed('host', 'flush', () => this.coalesce()) : this.coalesce();
+    const settled = () => {
+      this.waiting--;
+    };
+    write.then(settled, settled);
+    return write;
   }
 
   /**
    * A write does not start at the first flush but once flushes stop coming in for a moment
-   * (`quietMs`, at most `maxWaitMs` after the first): the reconciles that one Consul answer (a
-   * lock transaction of 64 pairs) or one health event resumes, and those the next few answers
-   * resume, all go into that one write. Starting at the first flush sent 1 pair in the first
+   * (`quietMs`) and every reconcile still running waits for this write (`busy()`), or at the
+   * latest `maxWaitMs` after the first flush: the reconciles that one Consul answer (a lock
+   * transaction of 64 pairs) or one health event resumes, and those whose lock calls are still
+   * on the way, all go into that one write. Starting at the first flush sent 1 pair in the first
    * write and made the rest wait for a second one; a write of 1,000 pairs takes the better part
-   * of a second, so each extra write in a mass failover adds that much to it.
+   * of a second, so each extra write in a mass failover adds that much to it. A lone flip waits
+   * `quietMs`.
    */
   private coalesce(): Promise<void> {
     if (!this.inFlight) {
@@ -130,16 +153,15 @@ export class HostBatcher {
     return this.queued;
   }
 
-  /** Resolves once no flush joined for quietMs, or maxWaitMs after it began. */
   private gather(): Promise<void> {
-    const { quietMs, maxWaitMs } = this.gatherTiming;
-    const rounds = Math.max(1, Math.ceil(maxWaitMs / quietMs));
+    const { quietMs, maxWaitMs, busy } = this.gatherOptions;
+    const started = Date.now();
     return new Promise<void>((resolve) => {
       let seen = this.joined;
-      let round = 0;
       const check = () => {
-        if (this.joined === seen || ++round >= rounds) return resolve();
+        const quiet = this.joined === seen;
         seen = this.joined;
+        if ((quiet && this.waiting >= busy()) || Date.now() - started >= maxWaitMs) return resolve();
         setTimeout(check, quietMs);
       };
       setTimeout(check, quietMs);

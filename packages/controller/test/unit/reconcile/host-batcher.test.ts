@@ -146,4 +146,29 @@ describe('HostBatcher', () => {
     expect(firstWriteAfter).toBeLessThan(250);
     expect(host.applies).toBeGreaterThan(1);
   });
+
+  it('waits for reconciles still running (their lock answers on the way) to join, up to maxWaitMs', async () => {
+    const now = 1_000_000;
+    const host = new FakeHost(() => now);
+    let running = 100;
+    const batcher = new HostBatcher(
+      host,
+      () => 30,
+      () => now,
+      undefined,
+      { quietMs: 5, maxWaitMs: 2_000, busy: () => running },
+    );
+    // 100 reconciles acquire locks; the answers come back 30 ms apart in 4 waves of 25.
+    const flushes: Promise<void>[] = [];
+    for (let wave = 0; wave < 4; wave++) {
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      for (let i = 0; i < 25; i++) {
+        const key = `ns/w${wave}p${i}`;
+        batcher.set(key, gate(key, true));
+        flushes.push(batcher.flush().finally(() => running--));
+      }
+    }
+    await Promise.all(flushes);
+    expect(host.applies).toBe(1);
+  });
 });
