@@ -54,11 +54,11 @@ function makeBackend(name: BackendName, runner: CommandRunner): GateBackend {
 export async function createHostActuator(config: HostActuatorConfig = {}): Promise<HostActuator> {
   const runner = config.runner ?? new ExecaCommandRunner();
   const name = await resolveBackend(config.backend ?? 'auto', runner);
-  return new KernelHostActuator(
-    makeBackend(name, runner),
-    new VipManager(runner),
-    config.resyncSeconds ?? 60,
-  );
+  const gate = makeBackend(name, runner);
+  const vips = new VipManager(runner);
+  // A standby node's first bind is its first failover: it should not pay a process start either.
+  for (const argv of [...gate.stdinCommands, ...vips.stdinCommands]) runner.prepare?.(argv);
+  return new KernelHostActuator(gate, vips, config.resyncSeconds ?? 60);
 }
 
 /** Only gates opening or closing (and leases renewed alongside): the writes a failover waits for. */
@@ -189,6 +189,9 @@ export class KernelHostActuator implements HostActuator {
     await this.gate.write(stamped);
     const after = projectSnapshot(before, stamped, this.gate.refs);
     if (after && known) this.#known = { snapshot: after, generation, fullReadAt: known.fullReadAt };
+    // A structural change (pairs added or removed, the hook) is not projected: read it back now,
+    // at start or on a config change, so that the next flip can write from memory.
+    else await this.readGate();
   }
 
   async apply(pairs: readonly PairGate[], opts: ApplyOptions): Promise<ApplyResult> {

@@ -15,6 +15,8 @@ export interface RunOptions {
 /** Port through which every kernel command runs: argument arrays only, never a shell. */
 export interface CommandRunner {
   run(argv: readonly string[], opts?: RunOptions): Promise<CommandResult>;
+  /** Starts a process for a stdin-fed command line ahead of its first use (when the runner can). */
+  prepare?(argv: readonly string[]): void;
   /** Number of commands run so far (tests assert that a no-op apply writes nothing). */
   readonly spawned: number;
   /** The most recent argv run, oldest first (bounded). */
@@ -107,6 +109,10 @@ export class ExecaCommandRunner implements CommandRunner {
       String(result.stderr ?? '') || (exitCode === -1 ? (result.message ?? 'could not start') : '');
     if (exitCode !== 0) throw new CommandError(full, exitCode, stderr);
     return { stdout, stderr, exitCode };
+  }
+
+  prepare(argv: readonly string[]): void {
+    this.#standbys?.replenish([...this.prefix, ...argv]);
   }
 
   /** Lets the standby processes exit (each reads EOF, which runs nothing). */

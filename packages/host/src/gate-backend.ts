@@ -16,6 +16,8 @@ export interface GateBackend {
   readonly writeChecksGeneration: boolean;
   /** Where rules land after a write (for projectSnapshot). */
   readonly refs: RefMaker;
+  /** Command lines its reads and writes feed on stdin, to start ahead (see StandbyProcesses). */
+  readonly stdinCommands: readonly (readonly string[])[];
   /** Removes everything probegate owns; false when there was nothing. */
   cleanup(): Promise<boolean>;
 }

@@ -233,6 +233,14 @@ export class IptablesBackend implements GateBackend {
     this.#bin = BINARIES[flavor];
   }
 
+  private get restoreCommand(): string[] {
+    return [this.#bin.restore, '-w', '5', '-W', '100000', '--noflush', '--counters'];
+  }
+
+  get stdinCommands(): string[][] {
+    return [this.restoreCommand];
+  }
+
   async read(): Promise<GateSnapshot> {
     const { stdout } = await this.runner.run([this.#bin.save, '-c', '-t', 'filter']);
     return parseIptablesSave(stdout);
@@ -260,7 +268,7 @@ export class IptablesBackend implements GateBackend {
   }
 
   private async restore(script: string): Promise<void> {
-    await this.runner.run([this.#bin.restore, '-w', '5', '-W', '100000', '--noflush', '--counters'], {
+    await this.runner.run(this.restoreCommand, {
       input: script,
     });
   }

@@ -21,6 +21,10 @@ const PRIORITY = -10;
 export const NFT_GEN_TABLE = 'probegate_gen';
 const LEASE_PREFIX = 'pgl_';
 
+const NFT_WRITE = ['nft', '-f', '-'];
+/** -t (terse: no set elements) marks a listing, apart from the writes. */
+const NFT_LIST = ['nft', '-t', '-f', '-'];
+
 const T = `${FAMILY} ${NFT_TABLE}`;
 const G = `${FAMILY} ${NFT_GEN_TABLE}`;
 const pairChain = (id: string): string => `${PAIR_PREFIX}${id}`;
@@ -257,6 +261,8 @@ export class NftablesBackend implements GateBackend {
 
   constructor(private readonly runner: CommandRunner) {}
 
+  readonly stdinCommands = [NFT_WRITE, NFT_LIST];
+
   readonly refs: RefMaker = {
     lease: (id) => ({ chain: leaseChain(id) }),
     hook: () => ({ chain: BASE_CHAIN }),
@@ -271,8 +277,7 @@ export class NftablesBackend implements GateBackend {
 
   async readGeneration(): Promise<string | undefined> {
     try {
-      // -t (terse: no set elements) marks a listing, apart from the writes' `nft -f -`.
-      const { stdout } = await this.runner.run(['nft', '-t', '-f', '-'], { input: `list table ${G}\n` });
+      const { stdout } = await this.runner.run(NFT_LIST, { input: `list table ${G}\n` });
       return parseNftGeneration(stdout);
     } catch (err) {
       if (err instanceof CommandError && /No such file or directory/.test(err.stderr)) return undefined;
@@ -281,14 +286,14 @@ export class NftablesBackend implements GateBackend {
   }
 
   async write(ops: readonly GateOp[]): Promise<void> {
-    await this.runner.run(['nft', '-f', '-'], { input: renderNftScript(ops) });
+    await this.runner.run(NFT_WRITE, { input: renderNftScript(ops) });
   }
 
   async cleanup(): Promise<boolean> {
     const [main, gen] = await Promise.all([this.list(NFT_TABLE), this.list(NFT_GEN_TABLE)]);
     if (main === undefined && gen === undefined) return false;
     // `add` first so that `delete` cannot fail on a table that is already gone.
-    await this.runner.run(['nft', '-f', '-'], {
+    await this.runner.run(NFT_WRITE, {
       input: `add table ${T}\ndelete table ${T}\nadd table ${G}\ndelete table ${G}\n`,
     });
     return true;

@@ -34,12 +34,18 @@ export interface LoopbackAddresses {
 }
 
 /** VIPs as /32 on `lo`: observed from the kernel, only ever touching our labelled addresses. */
+const IP_READ = ['ip', '-j', '-batch', '-'];
+const IP_WRITE = ['ip', '-batch', '-'];
+
 export class VipManager {
   constructor(private readonly runner: CommandRunner) {}
 
+  /** Command lines fed on stdin, to start ahead (see StandbyProcesses). */
+  readonly stdinCommands = [IP_READ, IP_WRITE];
+
   async read(): Promise<LoopbackAddresses> {
     // Through stdin like the writes, so a started `ip` can serve it (see StandbyProcesses).
-    const { stdout } = await this.runner.run(['ip', '-j', '-batch', '-'], { input: 'addr show dev lo\n' });
+    const { stdout } = await this.runner.run(IP_READ, { input: 'addr show dev lo\n' });
     return { labelled: parseLabelledVips(stdout), all: new Set(parseAllAddresses(stdout)) };
   }
 
@@ -55,6 +61,6 @@ export class VipManager {
   private async batch(verb: 'add' | 'del', vips: readonly string[]): Promise<void> {
     if (vips.length === 0) return;
     const input = vips.map((v) => `addr ${verb} ${v}/32 dev lo label ${VIP_LABEL}\n`).join('');
-    await this.runner.run(['ip', '-batch', '-'], { input });
+    await this.runner.run(IP_WRITE, { input });
   }
 }

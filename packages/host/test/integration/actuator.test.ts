@@ -202,6 +202,21 @@ describe.each(BACKENDS)('host actuator on %s', (backend) => {
     expect(await probe(t)).toBe('probe-ok');
   });
 
+  it("the first flip after a pair was added writes without a full read (a standby node's first failover)", async () => {
+    topo = await createTopology(backend);
+    const t = topo;
+    await t.actuator.apply([pair(false)], { now: new Date(), leaseSeconds: LEASE }); // adds the pair
+    const before = t.runner.history.length;
+    await t.actuator.apply([pair(true)], { now: new Date(), leaseSeconds: LEASE });
+    const flip = t.runner.history.slice(before).map((argv) => argv.join(' '));
+    expect(
+      flip.filter((line) => /-save|nft -j list/.test(line)),
+      flip.join('\n'),
+    ).toEqual([]);
+    expect(flip).toHaveLength(backend === 'nftables' ? 3 : 2);
+    expect(await probe(t)).toBe('probe-ok');
+  });
+
   it('a flip does not wait for a due full read; the next lease renewal does it', async () => {
     topo = await createTopology(backend);
     const t = topo;

@@ -121,7 +121,7 @@ export function isWrite(argv: readonly string[]): boolean {
   // `ip -j -batch -` is how lo is read.
   if (bin === 'ip')
     return (rest.includes('-batch') && !rest.includes('-j')) || rest.includes('add') || rest.includes('del');
-  return /^iptables/.test(bin) && !bin.endsWith('-save');
+  return /^iptables/.test(bin) && !bin.endsWith('-save') && !rest.includes('-S');
 }
 
 export async function waitFor(

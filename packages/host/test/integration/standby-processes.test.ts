@@ -9,7 +9,7 @@ import {
 } from '@probegate/testenv';
 import { execa } from 'execa';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { CommandError, ExecaCommandRunner } from '../../src/index.js';
+import { CommandError, createHostActuator, ExecaCommandRunner } from '../../src/index.js';
 
 afterAll(destroyAllNamespaces);
 
@@ -102,6 +102,25 @@ describe('standby processes: a stdin-fed command is started before it is needed'
     expect(t.runner.standbyHits).toBe(0);
     expect(await loAddresses(t.ns)).not.toContain(ADDR);
     expect(t.runner.standbyCount).toBe(1);
+  });
+
+  it("a new actuator starts its commands ahead: a standby node's first flip starts no process", async () => {
+    const t = await setup();
+    const host = await createHostActuator({ backend: 'iptables-nft', runner: t.runner });
+    expect(t.runner.standbyCount).toBe(3); // iptables-nft-restore, ip -batch (write), ip -j -batch (read)
+    const gate = {
+      key: 'shop/web',
+      sourceCIDRs: ['198.18.0.16/32'],
+      ports: [8080],
+      vip: '198.18.10.5',
+      active: false,
+    };
+    await host.apply([gate], { now: new Date(), leaseSeconds: 30 });
+    const [run, hits] = [t.runner.spawned, t.runner.standbyHits];
+    await host.apply([{ ...gate, active: true }], { now: new Date(), leaseSeconds: 30 });
+    expect(t.runner.spawned - run).toBe(2); // bind, open
+    expect(t.runner.standbyHits - hits).toBe(2);
+    expect(await loAddresses(t.ns)).toContain('198.18.10.5/32');
   });
 
   it('close lets every standby exit, and their empty scripts change nothing in the kernel', async () => {
