@@ -4,6 +4,7 @@
 // both for probegate and, in the same run, for the original script (dig every 10 s, then
 // iptables/ip). Writes results/e2e-bench.json and results/e2e-failover.svg.
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { requireRoot } from '@probegate/testenv';
 import { CheckWatcher } from '../src/consul-watch.js';
@@ -25,6 +26,8 @@ const FLOOR_MS = CHECK_INTERVAL_MS + PROBE_THRESHOLD * PROBE_INTERVAL_MS;
 interface Run {
   failoverMs: number;
   reactionMs: number;
+  /** probegate only: critical -> the old holder closed, unbound and released (from its log). */
+  releasedMs?: number;
 }
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -49,6 +52,7 @@ async function measure(
   stack: E2eStack,
   watcher: CheckWatcher,
   gateOpened: (since: number) => Promise<number>,
+  released: ((since: number) => number | undefined) | undefined,
   label: string,
   runs: number,
   keepPlot?: (from: number, to: number, marks: { t: number; label: string }[]) => void,
@@ -63,9 +67,14 @@ async function measure(
     const critical = await watcher.first('vm1', 'critical', stoppedAt, 30_000);
     const opened = await gateOpened(stoppedAt);
     const firstVm2 = (await stack.client.firstAnswerFrom('vm2', stoppedAt, 60_000)).t;
-    const run = { failoverMs: firstVm2 - stoppedAt, reactionMs: opened - critical };
+    const run: Run = { failoverMs: firstVm2 - stoppedAt, reactionMs: opened - critical };
+    const releasedAt = released?.(stoppedAt);
+    if (releasedAt !== undefined) run.releasedMs = releasedAt - critical;
     out.push(run);
-    say(`${label} run ${i + 1}/${runs}: failover ${run.failoverMs} ms, reaction ${run.reactionMs} ms`);
+    const split = run.releasedMs === undefined ? '' : ` (old holder released at ${run.releasedMs} ms)`;
+    say(
+      `${label} run ${i + 1}/${runs}: failover ${run.failoverMs} ms, reaction ${run.reactionMs} ms${split}`,
+    );
     if (i === 0 && keepPlot) {
       await stack.slb.rounds(2);
       keepPlot(stoppedAt - 2_000, Date.now(), [
@@ -83,6 +92,9 @@ async function main(): Promise<void> {
   requireRoot();
   mkdirSync(resultsDir(), { recursive: true });
   say(`e2e failover bench: ${RUNS} probegate runs, ${BASELINE_RUNS} baseline runs; floor ${FLOOR_MS} ms`);
+  // Latencies of a few ms depend on what else the machine runs: record it with the figures.
+  const loadAtStart = loadavg();
+  say(`load average at start: ${loadAtStart.map((l) => l.toFixed(2)).join(' ')} on ${cpus().length} cores`);
   let svg = '';
   // probegate
   const pg = await E2eStack.start({
@@ -106,6 +118,7 @@ async function main(): Promise<void> {
           await new Promise((r) => setTimeout(r, 20));
         }
       },
+      (since) => pg.agents.vm1.releasedAt().find((x) => x >= since),
       'probegate',
       RUNS,
       (from, to, markers) => {
@@ -142,6 +155,7 @@ async function main(): Promise<void> {
       base,
       watcher,
       (since) => seed.gateOpened('vm2', since, 60_000),
+      undefined,
       'baseline',
       BASELINE_RUNS,
     );
@@ -158,8 +172,10 @@ async function main(): Promise<void> {
   const baseReaction = stats(baselineRuns.map((r) => r.reactionMs));
   const failoverGoalMs = 1.2 * FLOOR_MS;
   const reactionGoalMs = baseReaction.mean / 50;
+  const loadAtEnd = loadavg();
   const result = {
     when: new Date().toISOString(),
+    machine: { cpus: cpus().length, loadAverageAtStart: loadAtStart, loadAverageAtEnd: loadAtEnd },
     setup: {
       consulCheckIntervalMs: CHECK_INTERVAL_MS,
       probeIntervalMs: PROBE_INTERVAL_MS,
@@ -172,6 +188,7 @@ async function main(): Promise<void> {
     probegate: {
       failoverMs: pgFailover,
       reactionMs: pgReaction,
+      releasedMs: stats(probegateRuns.flatMap((r) => (r.releasedMs === undefined ? [] : [r.releasedMs]))),
       runs: probegateRuns,
       invariant: pgInvariant,
     },
@@ -212,9 +229,16 @@ async function main(): Promise<void> {
   say(
     `          goal p99 <= baseline mean / 50 = ${reactionGoalMs.toFixed(0)} ms -> ${result.goals.reaction.met ? 'MET' : 'NOT MET'}`,
   );
+  if (result.probegate.releasedMs.n > 0) {
+    const split = result.probegate.releasedMs;
+    say(
+      `          of which the old holder's close, unbind and release: mean ${split.mean} ms, p99 ${split.p99} ms`,
+    );
+  }
   say(
     `split-brain: probegate both probe-healthy ${pgInvariant?.bothProbeHealthyMs} ms, baseline ${baseInvariant?.bothProbeHealthyMs} ms`,
   );
+  say(`load average at end: ${loadAtEnd.map((l) => l.toFixed(2)).join(' ')}`);
   say(`wrote ${json}${svg ? ` and ${join(resultsDir(), 'e2e-failover.svg')}` : ''}`);
 }
 

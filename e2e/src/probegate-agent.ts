@@ -127,11 +127,21 @@ export class ProbegateAgentProcess {
 
   /** Times (from its own log) at which this agent opened a gate. */
   gateOpenedAt(): number[] {
+    return this.loggedAt('"openGate"');
+  }
+
+  /** Times (from its own log) at which this agent had closed its gate, unbound and released the lock. */
+  releasedAt(): number[] {
+    return this.loggedAt('"releaseLock"');
+  }
+
+  /** Times of the log lines containing `marker`. */
+  private loggedAt(marker: string): number[] {
     const file = this.process?.logFile;
     if (!file) return [];
     const out: number[] = [];
     for (const line of readFileSync(file, 'utf8').split('\n')) {
-      if (!line.includes('"openGate"')) continue;
+      if (!line.includes(marker)) continue;
       try {
         out.push((JSON.parse(line) as { time: number }).time);
       } catch {
