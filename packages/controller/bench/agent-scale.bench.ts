@@ -268,6 +268,8 @@ async function agentMetrics(port: number): Promise<Record<string, number>> {
     else if (name === 'probegate_arbiter_requests_total')
       add(`arbiter.${label('operation')}.${label('outcome')}`, value);
     else if (name === 'probegate_workqueue_depth') add('queueDepth', value);
+    else if (name === 'probegate_transitions_total')
+      add(`transitions.${label('to')}.${label('reason')}`, value);
     else if (name === 'probegate_port_call_duration_seconds_count')
       add(`calls.${label('port')}.${label('call')}.${label('result')}`, value);
     else if (name === 'probegate_port_call_duration_seconds_sum')

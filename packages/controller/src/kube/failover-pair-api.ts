@@ -16,6 +16,7 @@ import {
   KIND,
   PLURAL,
   VERSION,
+  withoutManagedFields,
 } from './failover-pair-object.js';
 import { PairVersions } from './pair-versions.js';
 import { permission } from './permissions.js';
@@ -92,7 +93,10 @@ export class FailoverPairApi {
           plural: PLURAL,
         })
       : await this.objects.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL });
-    return result as KubernetesListObject<FailoverPairManifest>;
+    const list = result as KubernetesListObject<FailoverPairManifest>;
+    // The informer caches every item: without managed fields (see withoutManagedFields).
+    for (const item of list.items) withoutManagedFields(item);
+    return list;
   }
 
   private get fieldManager(): string {

@@ -28,6 +28,17 @@ export interface FailoverPairManifest {
   status?: FailoverPairStatus;
 }
 
+/**
+ * Drops metadata.managedFields from a manifest the agent keeps (in place; returns it). Nothing in
+ * the agent reads them, and with three field managers per node they were most of each cached
+ * object: a third of the heap the pairs took at 1,000 pairs.
+ */
+export function withoutManagedFields<T extends FailoverPairManifest>(manifest: T): T {
+  const metadata = manifest.metadata as { managedFields?: unknown } | undefined;
+  if (metadata && 'managedFields' in metadata) delete metadata.managedFields;
+  return manifest;
+}
+
 const DNS_1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 /**

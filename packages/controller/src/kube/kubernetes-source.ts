@@ -10,6 +10,7 @@ import {
   type FailoverPairManifest,
   isInvalid,
   toPairObject,
+  withoutManagedFields,
 } from './failover-pair-object.js';
 import { changesDecision, decisionView } from './pair-relevance.js';
 import { ResilientInformer } from './resilient-informer.js';
@@ -80,6 +81,8 @@ export class KubernetesPairSource implements PairSource {
   }
 
   private upsert(manifest: Manifest): void {
+    // The informer's cache holds this very object: it keeps it without the managed fields too.
+    withoutManagedFields(manifest);
     this.api.versions.note(manifest);
     // Our own writes are cached as soon as they return: their watch events, and older ones
     // still on the way, carry nothing new.
