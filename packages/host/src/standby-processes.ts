@@ -65,7 +65,11 @@ export class StandbyProcesses {
     this.#closed = true;
     const waiting = [...this.#waiting.values()];
     this.#waiting.clear();
-    for (const standby of waiting) standby.stdin?.end();
+    for (const standby of waiting) {
+      // Referenced again: a caller awaiting close() must not see its process exit first.
+      setRef(standby, true);
+      standby.stdin?.end();
+    }
     await Promise.all(waiting);
   }
 

@@ -153,14 +153,30 @@ describe('standby processes: a stdin-fed command is started before it is needed'
 
   it('a short-lived process using the runner exits on its own while a standby waits', async () => {
     const t = await setup();
+    // Plain node with the tsx loader: the tsx CLI would keep the process alive by a handle of its own.
     const script = fileURLToPath(new URL('./fixtures/one-write.ts', import.meta.url));
-    const tsx = fileURLToPath(new URL('../../../../node_modules/.bin/tsx', import.meta.url));
-    const r = await execa(tsx, [script, t.ns, ADDR], { reject: false, timeout: 30_000 });
+    const r = await execa(process.execPath, ['--import', 'tsx', script, t.ns, ADDR], {
+      reject: false,
+      timeout: 30_000,
+    });
     expect(r.timedOut, 'the process did not exit within 30 s').toBe(false);
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stdout).toContain('standbys waiting: 1');
     expect(await loAddresses(t.ns)).toContain(`${ADDR}/32`);
     // Its standby read EOF when the process exited.
     await expect.poll(async () => processesIn(t.ns)).toEqual([]);
+  });
+
+  it('a process that awaits close() at its end sees it finish (not an unsettled await, exit 13)', async () => {
+    const t = await setup();
+    const script = fileURLToPath(new URL('./fixtures/one-write.ts', import.meta.url));
+    // Plain node with the tsx loader (as in the test above): the tsx CLI keeps a handle of its own.
+    const r = await execa(process.execPath, ['--import', 'tsx', script, t.ns, ADDR, 'close'], {
+      reject: false,
+      timeout: 30_000,
+    });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toContain('closed');
+    expect(await processesIn(t.ns)).toEqual([]);
   });
 });
