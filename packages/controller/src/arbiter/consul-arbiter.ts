@@ -126,6 +126,12 @@ const sameLockView = (a: LockView | undefined, b: LockView) =>
   a.confirmed === b.confirmed &&
   JSON.stringify(a.record) === JSON.stringify(b.record);
 
+/** The same write of a key (or its absence both times): Consul bumps ModifyIndex on every write. */
+const sameWrite = (a: KvEntry | undefined, b: KvEntry | undefined) =>
+  a === undefined || b === undefined
+    ? a === b
+    : a.modifyIndex === b.modifyIndex && a.session === b.session && a.value === b.value;
+
 /** The Arbiter port on Consul: blocking-query health watches and a session lock per pair. */
 export class ConsulArbiter implements Arbiter {
   private readonly client: ConsulClient;
@@ -365,8 +371,14 @@ export class ConsulArbiter implements Arbiter {
       (entries, index, readAt) => {
         const byKey = new Map(entries.map((e) => [e.key, e]));
         for (const channel of this.locks.values()) {
-          channel.latest = { entry: byKey.get(channel.key), index, readAt };
-          this.publishLock(channel);
+          const entry = byKey.get(channel.key);
+          const unchanged = channel.view !== undefined && sameWrite(channel.latest?.entry, entry);
+          channel.latest = { entry, index, readAt };
+          // Every lock transaction wakes this watch with all 1,000 keys: a key nobody wrote since keeps
+          // its view (no record parsed and compared again), only the read it comes from is newer.
+          // Session changes republish every lock on their own.
+          if (unchanged && channel.view) channel.view = { ...channel.view, index: Number(index), readAt };
+          else this.publishLock(channel);
         }
       },
       (error) => this.options.onError?.(error),
