@@ -5,7 +5,8 @@ import { isNewerResourceVersion } from './resource-version.js';
 interface Seen {
   resourceVersion: string;
   generation: number | undefined;
-  pairFields: string;
+  /** Kept as is: compared (serialized) only for a pair-level write, not for every watch event. */
+  status: FailoverPairStatus | undefined;
 }
 
 /** The pair-level status fields, as one comparable string (the API server orders keys stably). */
@@ -39,7 +40,7 @@ export class PairVersions {
     this.seen.set(key, {
       resourceVersion,
       generation: manifest.metadata?.generation,
-      pairFields: pairFieldsOf(manifest.status),
+      status: manifest.status,
     });
   }
 
@@ -65,7 +66,8 @@ export class PairVersions {
     const newest = this.seen.get(key);
     if (!newest || basedOn === undefined) return basedOn;
     if (!isNewerResourceVersion(newest.resourceVersion, basedOn)) return basedOn;
-    if (newest.generation !== generation || newest.pairFields !== pairFieldsOf(status)) return basedOn;
+    if (newest.generation !== generation || pairFieldsOf(newest.status) !== pairFieldsOf(status))
+      return basedOn;
     return newest.resourceVersion;
   }
 }

@@ -47,6 +47,8 @@ interface PairRuntime {
   target: HealthTarget;
   lockMode: boolean;
   lastReason?: string;
+  /** Role, gate and VIP gauges as last set (bits 0, 1, 2). */
+  gauges?: number;
 }
 
 const UNKNOWN_LOCAL: LocalObservation = { gate: 'Closed', vip: 'Unbound', leaseExpiresAt: undefined };
@@ -184,9 +186,17 @@ export class Reconciler {
     const before = runtime.memory.role;
     const after = memory.role;
     const observed = this.deps.host.observedOf(pair.key) ?? UNKNOWN_LOCAL;
-    metrics.role.set({ pair: pair.key, node }, after === 'Active' ? 1 : 0);
-    metrics.gateOpen.set({ pair: pair.key }, observed.gate === 'Open' ? 1 : 0);
-    metrics.vipBound.set({ pair: pair.key }, observed.vip === 'Bound' ? 1 : 0);
+    const role = after === 'Active' ? 1 : 0;
+    const gate = observed.gate === 'Open' ? 1 : 0;
+    const vip = observed.vip === 'Bound' ? 1 : 0;
+    // Setting a labelled gauge hashes its labels: 3 of them per reconcile were ~5% of a mass failover's CPU.
+    const gauges = role | (gate << 1) | (vip << 2);
+    if (runtime.gauges !== gauges) {
+      metrics.role.set({ pair: pair.key, node }, role);
+      metrics.gateOpen.set({ pair: pair.key }, gate);
+      metrics.vipBound.set({ pair: pair.key }, vip);
+      runtime.gauges = gauges;
+    }
     const fields = { pair: pair.key, node, reason: decision.reason, role: after };
     if (runtime.memory.started && before !== after) {
       metrics.transitions.inc({ pair: pair.key, from: before, to: after, reason: decision.reason });

@@ -161,6 +161,7 @@ export function twoNodes() {
     const host = new FakeHost(clock);
     const queue = new Set<string>();
     const arbiter = consul.arbiterFor(node);
+    const metrics = new AgentMetrics({ defaultMetrics: false });
     const reconciler = new Reconciler(
       {
         node,
@@ -183,7 +184,7 @@ export function twoNodes() {
         host: new HostBatcher(host, () => 30, clock),
         status: shared.sinkFor(),
         events: quietEvents,
-        metrics: new AgentMetrics({ defaultMetrics: false }),
+        metrics,
         log: pino({ level: 'silent' }),
         now: clock,
         finalizers: false,
@@ -191,7 +192,7 @@ export function twoNodes() {
       (key) => queue.add(key),
     );
     source.onChange((key) => queue.add(key));
-    return { node, source, host, queue, arbiter, reconciler };
+    return { node, source, host, queue, arbiter, reconciler, metrics };
   });
   const violations: string[] = [];
   const settle = async (maxRounds = 50) => {

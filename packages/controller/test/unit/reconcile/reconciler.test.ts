@@ -100,6 +100,22 @@ describe('Reconciler (in-memory ports)', () => {
     expect(env.nodes.map((n) => n.host.writes)).toEqual(hostWrites);
   });
 
+  it('keeps the role, gate and VIP gauges of each node right across a failover', async () => {
+    const env = await started();
+    const gauges = async (node: string) => {
+      const text = await env.node(node).metrics.registry.metrics();
+      const value = (name: string) => Number(new RegExp(`^${name}\\{[^}]*\\} (\\d+)$`, 'm').exec(text)?.[1]);
+      return [value('probegate_pair_role'), value('probegate_gate_open'), value('probegate_vip_bound')];
+    };
+    expect(await gauges('vm1')).toEqual([1, 1, 1]);
+    expect(await gauges('vm2')).toEqual([0, 0, 0]);
+    env.consul.setHealth(target, 'vm1', 'critical');
+    env.everyone(KEY);
+    await env.settle();
+    expect(await gauges('vm1')).toEqual([0, 0, 0]);
+    expect(await gauges('vm2')).toEqual([1, 1, 1]);
+  });
+
   it('renews the open gate lease before it runs out, with no status write', async () => {
     const env = await started();
     const writes = env.shared.writes;
