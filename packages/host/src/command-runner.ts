@@ -93,7 +93,7 @@ export class ExecaCommandRunner implements CommandRunner {
       const child = this.#standbys.take(full);
       child.stdin?.end(opts.input);
       result = await child;
-      if (result.exitCode !== undefined) this.#standbys.replenish(full);
+      if (result.exitCode !== undefined) this.#standbys.replenishSoon(full);
     } else {
       result = await execa(file, args, {
         reject: false,

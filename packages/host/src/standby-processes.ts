@@ -18,10 +18,20 @@ type StreamLike = { ref?: () => void; unref?: () => void } | null | undefined;
  */
 export class StandbyProcesses {
   readonly #waiting = new Map<string, StartedCommand>();
+  readonly #due = new Map<string, readonly string[]>();
+  #timer: NodeJS.Timeout | undefined;
   #closed = false;
   #hits = 0;
 
-  constructor(private readonly env: Record<string, string>) {}
+  /**
+   * @param delayMs how long after a use its replacement starts. Starting a process blocks the
+   *   event loop for as long as fork and exec take (~10 ms here), so it must not fall between the
+   *   steps of a flip (close, unbind, release; or bind, open).
+   */
+  constructor(
+    private readonly env: Record<string, string>,
+    private readonly delayMs = 250,
+  ) {}
 
   /** A process for `argv`: the standby if one is waiting (and alive), else a fresh one. */
   take(argv: readonly string[]): StartedCommand {
@@ -37,7 +47,22 @@ export class StandbyProcesses {
     return this.start(argv);
   }
 
-  /** Starts the next standby for `argv`, once its previous use finished (so the two do not compete). */
+  /** Starts the next standby for `argv` once the commands of this moment are done (see delayMs). */
+  replenishSoon(argv: readonly string[]): void {
+    if (this.#closed) return;
+    this.#due.set(argv.join('\0'), argv);
+    if (this.#timer) this.#timer.refresh();
+    else this.#timer = setTimeout(() => this.startDue(), this.delayMs).unref();
+  }
+
+  private startDue(): void {
+    this.#timer = undefined;
+    const due = [...this.#due.values()];
+    this.#due.clear();
+    for (const argv of due) this.replenish(argv);
+  }
+
+  /** Starts the next standby for `argv` now, unless one is waiting. */
   replenish(argv: readonly string[]): void {
     const key = argv.join('\0');
     if (this.#closed || this.#waiting.has(key)) return;
@@ -63,6 +88,8 @@ export class StandbyProcesses {
   /** Lets every standby read EOF (a no-op for each command) and waits for them to exit. */
   async close(): Promise<void> {
     this.#closed = true;
+    clearTimeout(this.#timer);
+    this.#due.clear();
     const waiting = [...this.#waiting.values()];
     this.#waiting.clear();
     for (const standby of waiting) {

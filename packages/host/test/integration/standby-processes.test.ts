@@ -47,6 +47,11 @@ async function processesIn(name: string): Promise<{ pid: number; cmdline: string
   return out;
 }
 
+/** A replacement starts a moment after each use (so it cannot delay the next step of a flip). */
+async function standbysWaiting(runner: ExecaCommandRunner, count: number): Promise<void> {
+  await expect.poll(() => runner.standbyCount).toBe(count);
+}
+
 async function loAddresses(name: string): Promise<string> {
   return mustExecIn(name, ['ip', '-4', '-o', 'addr', 'show', 'dev', 'lo']);
 }
@@ -56,7 +61,8 @@ describe('standby processes: a stdin-fed command is started before it is needed'
     const t = await setup();
     await t.runner.run(['ip', '-batch', '-'], { input: addScript });
     expect(t.runner.standbyHits).toBe(0);
-    expect(t.runner.standbyCount).toBe(1);
+    expect(t.runner.standbyCount).toBe(0); // not at once: see the next test
+    await standbysWaiting(t.runner, 1);
     expect(await loAddresses(t.ns)).toContain(`${ADDR}/32`);
 
     await t.runner.run(['ip', '-batch', '-'], { input: delScript });
@@ -65,10 +71,27 @@ describe('standby processes: a stdin-fed command is started before it is needed'
     expect(t.runner.spawned).toBe(2);
   });
 
+  it('starts a replacement only after a pause, so it cannot delay the next step of a flip', async () => {
+    const t = await setup();
+    await t.runner.run(['ip', '-batch', '-'], { input: addScript });
+    await t.runner.run(RESTORE, { input: chainScript('PGA') });
+    await standbysWaiting(t.runner, 2);
+    // close, then unbind at once: both served by standbys, no process started in between.
+    const before = (await processesIn(t.ns)).map((p) => p.pid);
+    await t.runner.run(RESTORE, { input: chainScript('PGB') });
+    await t.runner.run(['ip', '-batch', '-'], { input: delScript });
+    const during = (await processesIn(t.ns)).map((p) => p.pid).filter((pid) => !before.includes(pid));
+    expect(during).toEqual([]);
+    expect(t.runner.standbyHits).toBe(2);
+    await standbysWaiting(t.runner, 2);
+  });
+
   it('reports a refused script from a standby like a cold run: command, exit code and stderr', async () => {
     const t = await setup();
     await t.runner.run(['ip', '-batch', '-'], { input: addScript });
+    await standbysWaiting(t.runner, 1);
     await t.runner.run(['ip', '-batch', '-'], { input: delScript });
+    await standbysWaiting(t.runner, 1);
     const err = await t.runner.run(['ip', '-batch', '-'], { input: delScript }).catch((e: unknown) => e);
     expect(t.runner.standbyHits).toBe(2);
     expect(err).toBeInstanceOf(CommandError);
@@ -79,7 +102,7 @@ describe('standby processes: a stdin-fed command is started before it is needed'
   it('a waiting iptables-restore holds no xtables lock: another iptables -w 1 goes through', async () => {
     const t = await setup();
     await t.runner.run(RESTORE, { input: chainScript('PGA') });
-    expect(t.runner.standbyCount).toBe(1);
+    await standbysWaiting(t.runner, 1);
     // With the lock held this would wait 1 s and exit 4.
     await mustExecIn(t.ns, ['iptables-legacy', '-w', '1', '-N', 'PGB']);
     await t.runner.run(RESTORE, { input: chainScript('PGC') });
@@ -91,6 +114,7 @@ describe('standby processes: a stdin-fed command is started before it is needed'
   it('a standby that was killed is not used: the write starts a fresh process and lands', async () => {
     const t = await setup();
     await t.runner.run(['ip', '-batch', '-'], { input: addScript });
+    await standbysWaiting(t.runner, 1);
     const standby = (await processesIn(t.ns)).filter((p) => p.cmdline === 'ip -batch -');
     expect(standby).toHaveLength(1);
     process.kill(standby[0]?.pid ?? 0, 'SIGKILL');
@@ -101,7 +125,7 @@ describe('standby processes: a stdin-fed command is started before it is needed'
     await t.runner.run(['ip', '-batch', '-'], { input: delScript });
     expect(t.runner.standbyHits).toBe(0);
     expect(await loAddresses(t.ns)).not.toContain(ADDR);
-    expect(t.runner.standbyCount).toBe(1);
+    await standbysWaiting(t.runner, 1);
   });
 
   it("a new actuator starts its commands ahead: a standby node's first flip starts no process", async () => {
@@ -116,6 +140,7 @@ describe('standby processes: a stdin-fed command is started before it is needed'
       active: false,
     };
     await host.apply([gate], { now: new Date(), leaseSeconds: 30 });
+    await standbysWaiting(t.runner, 3);
     const [run, hits] = [t.runner.spawned, t.runner.standbyHits];
     await host.apply([{ ...gate, active: true }], { now: new Date(), leaseSeconds: 30 });
     expect(t.runner.spawned - run).toBe(2); // bind, open
@@ -129,7 +154,7 @@ describe('standby processes: a stdin-fed command is started before it is needed'
     await t.runner.run(RESTORE, { input: chainScript('PGA') });
     await t.runner.run(['nft', '-f', '-'], { input: 'add table inet pgtest\n' });
     await t.runner.run(['ip', '-j', '-batch', '-'], { input: 'addr show dev lo\n' });
-    expect(t.runner.standbyCount).toBe(4);
+    await standbysWaiting(t.runner, 4);
     const state = async () =>
       [
         await loAddresses(t.ns),
@@ -147,6 +172,7 @@ describe('standby processes: a stdin-fed command is started before it is needed'
     expect(await state()).toBe(before);
     // A closed runner still runs commands, without standbys.
     await t.runner.run(['ip', '-batch', '-'], { input: delScript });
+    await new Promise((r) => setTimeout(r, 500));
     expect(t.runner.standbyCount).toBe(0);
     expect(await loAddresses(t.ns)).not.toContain(ADDR);
   });
