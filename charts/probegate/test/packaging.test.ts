@@ -16,6 +16,7 @@ import { requireRoot } from '@probegate/testenv';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import { AGENT_NODE_FLAGS } from '../../../packages/controller/src/agent/node-flags.js';
 import { resolveConsulConnection } from '../../../packages/controller/src/arbiter/consul-config.js';
 import { AGENT_FLAGS } from '../../../packages/controller/src/cli/agent-command.js';
 import { repoRoot } from './support/helm.js';
@@ -78,7 +79,7 @@ describe('Dockerfile', () => {
 
   it('runs `probegate agent`: ENTRYPOINT is the CLI, CMD the agent command', () => {
     const entrypoint = JSON.parse(steps.find((s) => s.op === 'ENTRYPOINT')?.args ?? '[]') as string[];
-    expect(entrypoint).toEqual(['node', '/app/packages/controller/dist/cli/main.js']);
+    expect(entrypoint).toEqual(['node', ...AGENT_NODE_FLAGS, '/app/packages/controller/dist/cli/main.js']);
     const controller = JSON.parse(read('packages/controller/package.json')) as {
       bin?: Record<string, string>;
     };
@@ -182,8 +183,8 @@ describe('systemd unit (packaging/vm/probegate.service)', () => {
   const get = (key: string) => unit.get(key)?.at(-1);
 
   it('starts the agent in file mode and restarts it forever', () => {
-    expect(get('Service.ExecStart')).toMatch(
-      /^\/usr\/bin\/node \/opt\/probegate\/packages\/controller\/dist\/cli\/main\.js agent --pairs-file \/etc\/probegate\/pairs\.yaml$/,
+    expect(get('Service.ExecStart')).toBe(
+      `/usr/bin/node ${AGENT_NODE_FLAGS.join(' ')} /opt/probegate/packages/controller/dist/cli/main.js agent --pairs-file /etc/probegate/pairs.yaml`,
     );
     expect(get('Service.Restart')).toBe('always');
     expect(get('Service.RestartSec')).toMatch(/^\d+s?$/);
