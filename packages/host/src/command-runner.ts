@@ -1,5 +1,5 @@
 import { execa } from 'execa';
-import { StandbyProcesses } from './standby-processes.js';
+import { StandbyProcesses, type StartedCommand } from './standby-processes.js';
 
 export interface CommandResult {
   stdout: string;
@@ -38,12 +38,23 @@ export class CommandError extends Error {
 const HISTORY_LIMIT = 1000;
 const ENV = { TZ: 'UTC', LC_ALL: 'C' };
 
+/** One command as it ran: for logs and metrics (the kernel's latency is the failover's). */
+export interface CommandTiming {
+  argv: readonly string[];
+  durationMs: number;
+  exitCode: number;
+  /** Served by a process started ahead (see StandbyProcesses). */
+  standby: boolean;
+}
+
 export interface ExecaRunnerOptions {
   /**
    * Keep a started process waiting for each stdin-fed command line (default true), so a write
    * does not pay the process start. close() lets them go.
    */
   standby?: boolean;
+  /** Called after every command. */
+  onCommand?: (timing: CommandTiming) => void;
 }
 
 /**
@@ -55,12 +66,14 @@ export class ExecaCommandRunner implements CommandRunner {
   #spawned = 0;
   readonly #history: (readonly string[])[] = [];
   readonly #standbys: StandbyProcesses | undefined;
+  readonly #onCommand: ((timing: CommandTiming) => void) | undefined;
 
   constructor(
     private readonly prefix: readonly string[] = [],
     options: ExecaRunnerOptions = {},
   ) {
     this.#standbys = options.standby === false ? undefined : new StandbyProcesses(ENV);
+    this.#onCommand = options.onCommand;
   }
 
   get spawned(): number {
@@ -88,9 +101,13 @@ export class ExecaCommandRunner implements CommandRunner {
     this.#spawned++;
     this.#history.push(argv);
     if (this.#history.length > HISTORY_LIMIT) this.#history.shift();
-    let result: Awaited<ReturnType<StandbyProcesses['take']>>;
+    const started = performance.now();
+    let standby = false;
+    let result: Awaited<StartedCommand>;
     if (opts.input !== undefined && this.#standbys) {
-      const child = this.#standbys.take(full);
+      const taken = this.#standbys.take(full);
+      const child = taken.child;
+      standby = taken.standby;
       child.stdin?.end(opts.input);
       result = await child;
       if (result.exitCode !== undefined) this.#standbys.replenishSoon(full);
@@ -103,6 +120,12 @@ export class ExecaCommandRunner implements CommandRunner {
       });
     }
     const exitCode = result.exitCode ?? -1;
+    this.#onCommand?.({
+      argv,
+      durationMs: performance.now() - started,
+      exitCode,
+      standby,
+    });
     const stdout = String(result.stdout ?? '');
     // A command that could not start (e.g. binary missing) has no exit code: report why.
     const stderr =

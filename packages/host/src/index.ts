@@ -8,7 +8,9 @@ export {
   CommandError,
   type CommandResult,
   type CommandRunner,
+  type CommandTiming,
   ExecaCommandRunner,
+  type ExecaRunnerOptions,
   type RunOptions,
 } from './command-runner.js';
 export { detectIptablesFlavor } from './detect.js';

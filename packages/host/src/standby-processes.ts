@@ -34,7 +34,7 @@ export class StandbyProcesses {
   ) {}
 
   /** A process for `argv`: the standby if one is waiting (and alive), else a fresh one. */
-  take(argv: readonly string[]): StartedCommand {
+  take(argv: readonly string[]): { child: StartedCommand; standby: boolean } {
     const key = argv.join('\0');
     const standby = this.#waiting.get(key);
     this.#waiting.delete(key);
@@ -42,9 +42,9 @@ export class StandbyProcesses {
     if (standby && node?.exitCode === null && node.signalCode === null) {
       setRef(standby, true);
       this.#hits++;
-      return standby;
+      return { child: standby, standby: true };
     }
-    return this.start(argv);
+    return { child: this.start(argv), standby: false };
   }
 
   /** Starts the next standby for `argv` once the commands of this moment are done (see delayMs). */

@@ -9,7 +9,7 @@ import {
 } from '@probegate/testenv';
 import { execa } from 'execa';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { CommandError, createHostActuator, ExecaCommandRunner } from '../../src/index.js';
+import { CommandError, type CommandTiming, createHostActuator, ExecaCommandRunner } from '../../src/index.js';
 
 afterAll(destroyAllNamespaces);
 
@@ -84,6 +84,23 @@ describe('standby processes: a stdin-fed command is started before it is needed'
     expect(during).toEqual([]);
     expect(t.runner.standbyHits).toBe(2);
     await standbysWaiting(t.runner, 2);
+  });
+
+  it("tells each command's duration, exit code and whether a standby served it (for logs and metrics)", async () => {
+    const t = await setup();
+    const timings: CommandTiming[] = [];
+    runner = new ExecaCommandRunner(['ip', 'netns', 'exec', t.ns], { onCommand: (c) => timings.push(c) });
+    await t.runner.close();
+    await runner.run(['ip', '-batch', '-'], { input: addScript });
+    await standbysWaiting(runner, 1);
+    await runner.run(['ip', '-batch', '-'], { input: delScript }).catch(() => undefined);
+    await runner.run(['ip', '-batch', '-'], { input: delScript }).catch(() => undefined);
+    expect(timings.map(({ argv, exitCode, standby }) => ({ argv, exitCode, standby }))).toEqual([
+      { argv: ['ip', '-batch', '-'], exitCode: 0, standby: false },
+      { argv: ['ip', '-batch', '-'], exitCode: 0, standby: true },
+      { argv: ['ip', '-batch', '-'], exitCode: 1, standby: false },
+    ]);
+    for (const c of timings) expect(c.durationMs).toBeGreaterThan(0);
   });
 
   it('reports a refused script from a standby like a cold run: command, exit code and stderr', async () => {
