@@ -68,6 +68,8 @@ export class NodeSession {
   /** When the request behind the last successful renewal (or creation) was sent. */
   private confirmedAt: number | undefined;
   private lastConfirmed = false;
+  /** confirmed() returned something other than lastConfirmed since the last onChange. */
+  private unannounced = false;
   private ensuring: Promise<string | undefined> | undefined;
   private renewing = false;
   private timer: NodeJS.Timeout | undefined;
@@ -97,7 +99,13 @@ export class NodeSession {
 
   /** Whether the servers confirmed the session recently enough for this node to keep serving. */
   confirmed(): boolean {
-    return this.confirmedAt !== undefined && this.now() - this.confirmedAt < confirmationWindow(this.timing);
+    const confirmed =
+      this.confirmedAt !== undefined && this.now() - this.confirmedAt < confirmationWindow(this.timing);
+    // A reader (a lock view) saw a value onChange has not announced: the next publish must announce,
+    // even if by then the value is back to the announced one (a late renewal answer can confirm
+    // again before any tick saw the lapse; lock views built during the lapse would stay unconfirmed).
+    if (confirmed !== this.lastConfirmed) this.unannounced = true;
+    return confirmed;
   }
 
   /** Adopts the session an earlier run left (so its locks stay ours), confirms it, starts renewing. */
@@ -146,8 +154,9 @@ export class NodeSession {
 
   private publish(force = false): void {
     const confirmed = this.confirmed();
-    if (!force && confirmed === this.lastConfirmed) return;
+    if (!force && confirmed === this.lastConfirmed && !this.unannounced) return;
     this.lastConfirmed = confirmed;
+    this.unannounced = false;
     this.onChange();
   }
 
