@@ -3,14 +3,19 @@
  * and the `probegate` bin's shebang carry the same list (a unit test compares them), and the
  * scale bench starts its agents with it.
  *
- * Measured with 1,000 pairs (npm run bench:controller), RSS of the active node:
- * - no flags: 477 MiB steady, 565 MiB peak. V8 sized its heap at ~250 MiB for ~70 MiB live:
- *   the new space (16 MiB semi-spaces) and an old space grown by up to 4x its live size after
- *   each full GC, on a machine with plenty of memory.
+ * Measured with 1,000 pairs (npm run bench:controller), RSS of the active node, steady state:
+ * - no flags: 476 MiB (peak 477; 565 on a loaded machine). V8 sized its heap at ~250 MiB for
+ *   ~70 MiB live: new space with 16 MiB semi-spaces, and an old space grown by up to 4x its live
+ *   size after each full GC on a machine with plenty of memory.
  * - --max-semi-space-size=1 alone: 340 MiB.
- * - both flags: 187 MiB steady, 191 MiB peak (heap ~83 MiB total for ~71 MiB used).
- * The old-space limit is what makes V8 grow the heap by a smaller factor; 256 MiB leaves more
- * than three times the live heap of 1,000 pairs before V8 would give up. The cost is more
- * frequent, smaller collections.
+ * - both flags: 176-189 MiB over 8 runs (heap ~75-83 MiB total for ~62-70 MiB used). The
+ *   old-space limit is what makes V8 grow the heap by a smaller factor; 256 MiB leaves more than
+ *   three times the live heap of 1,000 pairs. With 10 pairs the same agent takes ~130 MiB: the
+ *   rest is loaded code (@kubernetes/client-node alone is +65 MiB RSS on import).
+ * Cost: more, smaller collections. GC pauses (prom-client's nodejs_gc_duration_seconds) in a
+ * 60 s idle window: ~0.15 s on the active node; during a 1,000-pair mass failover ~0.33 s per
+ * node. In CPU profiles of the standby node's mass failover the GC share went from 14% (no flags)
+ * to ~26% of its busy time. --max-semi-space-size=4 measured RSS 187 MiB (one run, failover
+ * 3.15 s vs 4.6 s with 1; not enough runs to call it).
  */
 export const AGENT_NODE_FLAGS = ['--max-semi-space-size=1', '--max-old-space-size=256'] as const;
