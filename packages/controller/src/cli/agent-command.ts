@@ -113,10 +113,16 @@ export async function agentCommand(argv: string[]): Promise<number> {
   const netns = values.netns;
   if (netns !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(netns))
     throw new UsageError(`--netns: '${netns}' is not a namespace name`);
-  const actuator = await createHostActuator({
-    backend,
-    ...(netns ? { runner: new ExecaCommandRunner(['ip', 'netns', 'exec', netns]) } : {}),
+  const runner = new ExecaCommandRunner(netns ? ['ip', 'netns', 'exec', netns] : [], {
+    onCommand: (timing) => {
+      metrics.observeHostCommand(timing);
+      log.debug(
+        { argv: timing.argv, ms: Math.round(timing.durationMs * 10) / 10, standby: timing.standby },
+        'kernel command',
+      );
+    },
   });
+  const actuator = await createHostActuator({ backend, runner });
   const pairsFile = values['pairs-file'];
   let agent: Agent;
   if (pairsFile) {

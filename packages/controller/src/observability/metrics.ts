@@ -1,3 +1,4 @@
+import type { CommandTiming } from '@probegate/host';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 export interface ProbeCounters {
@@ -24,6 +25,7 @@ export class AgentMetrics {
   readonly queueDepth: Gauge;
   readonly pairs: Gauge<'validity'>;
   readonly portCallDuration: Histogram<'port' | 'call' | 'result'>;
+  readonly hostCommandDuration: Histogram<'command' | 'started' | 'result'>;
   private readonly lastProbe = new Map<string, number>();
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
@@ -94,6 +96,13 @@ export class AgentMetrics {
       buckets: [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     });
+    this.hostCommandDuration = new Histogram({
+      name: 'probegate_host_command_duration_seconds',
+      help: 'Kernel commands (iptables-restore, nft, ip) by command, and whether the process was started ahead (standby) or at the call (cold).',
+      labelNames: ['command', 'started', 'result'],
+      buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
+      registers,
+    });
     this.pairs = new Gauge({
       name: 'probegate_pairs',
       help: 'Pairs naming this node, by validity (valid, invalid).',
@@ -113,6 +122,19 @@ export class AgentMetrics {
       stop({ result: 'error' });
       throw error;
     }
+  }
+
+  /** Observes one kernel command (wired to the host runner's onCommand). */
+  observeHostCommand(timing: CommandTiming): void {
+    const command = (timing.argv[0] ?? '').split('/').at(-1) ?? '';
+    this.hostCommandDuration.observe(
+      {
+        command,
+        started: timing.standby ? 'standby' : 'cold',
+        result: timing.exitCode === 0 ? 'ok' : 'error',
+      },
+      timing.durationMs / 1000,
+    );
   }
 
   /** Mirrors the kernel's counters into Prometheus counters (a kernel reset counts from zero again). */

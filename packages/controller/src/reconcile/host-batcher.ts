@@ -128,7 +128,7 @@ export class HostBatcher {
    * on the way, all go into that one write. Starting at the first flush sent 1 pair in the first
    * write and made the rest wait for a second one; a write of 1,000 pairs takes the better part
    * of a second, so each extra write in a mass failover adds that much to it. A lone flip waits
-   * `quietMs`.
+   * for nothing.
    */
   private coalesce(): Promise<void> {
     if (!this.inFlight) {
@@ -158,13 +158,19 @@ export class HostBatcher {
     const started = Date.now();
     return new Promise<void>((resolve) => {
       let seen = this.joined;
-      const check = () => {
+      const check = (first: boolean) => {
         const quiet = this.joined === seen;
         seen = this.joined;
-        if ((quiet && this.waiting >= busy()) || Date.now() - started >= maxWaitMs) return resolve();
-        setTimeout(check, quietMs);
+        const running = busy();
+        // At the first look only when the running reconciles are known (and all wait for this write).
+        const allWaiting = this.waiting >= running && (!first || running > 0);
+        if ((quiet && allWaiting) || Date.now() - started >= maxWaitMs) return resolve();
+        setTimeout(() => check(false), quietMs);
       };
-      setTimeout(check, quietMs);
+      // The first look comes after this turn of the event loop, not after quietMs: a lone flip
+      // (every running reconcile already waits for it) is written at once, and a failover's reconciles
+      // resumed by the same Consul answer have joined by then.
+      setImmediate(() => check(true));
     });
   }
 

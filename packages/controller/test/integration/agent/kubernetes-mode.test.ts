@@ -43,7 +43,8 @@ async function kernelState(node: string) {
   const ns = kernels[node] as string;
   const actuator = await createHostActuator({
     backend: 'iptables-nft',
-    runner: new ExecaCommandRunner(['ip', 'netns', 'exec', ns]),
+    // Only observes: no processes started ahead.
+    runner: new ExecaCommandRunner(['ip', 'netns', 'exec', ns], { standby: false }),
   });
   const observed = await actuator.observe();
   const pair = [...observed.pairs.values()].find((p) => p.key === `default/${NAME}`);
@@ -175,7 +176,8 @@ describe('agents reconciling a FailoverPair against the real API server, Consul 
         const ns = kernels.vm1 as string;
         const actuator = await createHostActuator({
           backend: 'iptables-nft',
-          runner: new ExecaCommandRunner(['ip', 'netns', 'exec', ns]),
+          // Only observes: no processes started ahead.
+          runner: new ExecaCommandRunner(['ip', 'netns', 'exec', ns], { standby: false }),
         });
         const pair = [...(await actuator.observe()).pairs.values()].find((p) => p.key === `default/${NAME}`);
         return pair?.ports.includes(9090) && pair.gate === 'Open';

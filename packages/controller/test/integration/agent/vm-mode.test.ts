@@ -61,7 +61,8 @@ spec:
 async function gateOf(key: string) {
   const actuator = await createHostActuator({
     backend: 'iptables-nft',
-    runner: new ExecaCommandRunner(['ip', 'netns', 'exec', ns]),
+    // Only observes: no processes started ahead.
+    runner: new ExecaCommandRunner(['ip', 'netns', 'exec', ns], { standby: false }),
   });
   const observed = await actuator.observe();
   const p = [...observed.pairs.values()].find((x) => x.key === key);
@@ -159,6 +160,10 @@ describe('probegate agent in VM mode (pairs file, real Consul, real kernel)', ()
     expect(metrics).toMatch(/probegate_pair_role\{pair="default\/good",node="vm1"\} 1/);
     expect(metrics).toMatch(/probegate_gate_open\{pair="default\/good"\} 1/);
     expect(metrics).toMatch(/probegate_pairs\{validity="invalid"\} 1/);
+    // The gate's kernel writes so far, timed (one restore at least; its process started ahead after the first).
+    expect(metrics).toMatch(
+      /probegate_host_command_duration_seconds_count\{command="iptables-[a-z]+-restore",started="(standby|cold)",result="ok"\} [1-9]/,
+    );
     expect(metrics).toContain('process_resident_memory_bytes');
   });
 

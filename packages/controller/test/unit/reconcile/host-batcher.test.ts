@@ -147,6 +147,23 @@ describe('HostBatcher', () => {
     expect(host.applies).toBeGreaterThan(1);
   });
 
+  it('writes a lone flip at once: it does not wait quietMs when no other reconcile runs', async () => {
+    const now = 1_000_000;
+    const host = new FakeHost(() => now);
+    const batcher = new HostBatcher(
+      host,
+      () => 30,
+      () => now,
+      undefined,
+      { quietMs: 10_000, maxWaitMs: 60_000, busy: () => 1 },
+    );
+    batcher.set('ns/a', gate('ns/a', true));
+    const written = batcher.flush().then(() => 'written');
+    const timeout = new Promise((resolve) => setTimeout(() => resolve('still waiting'), 1_000));
+    expect(await Promise.race([written, timeout])).toBe('written');
+    expect(host.applies).toBe(1);
+  });
+
   it('waits for reconciles still running (their lock answers on the way) to join, up to maxWaitMs', async () => {
     const now = 1_000_000;
     const host = new FakeHost(() => now);
