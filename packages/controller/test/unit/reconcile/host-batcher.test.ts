@@ -1,6 +1,6 @@
 import type { PairGate } from '@probegate/host';
 import { describe, expect, it } from 'vitest';
-import { HostBatcher } from '../../../src/reconcile/host-batcher.js';
+import { type GatherOptions, HostBatcher } from '../../../src/reconcile/host-batcher.js';
 import { FakeHost } from './fakes.js';
 
 const gate = (key: string, active: boolean): PairGate => ({
@@ -9,6 +9,22 @@ const gate = (key: string, active: boolean): PairGate => ({
   ports: [8080],
   active,
 });
+
+/** A batcher on a fake host with the given gather timing (the clock stands still). */
+function gatheringBatcher(gather: Partial<GatherOptions>) {
+  const now = 1_000_000;
+  const host = new FakeHost(() => now);
+  return {
+    host,
+    batcher: new HostBatcher(
+      host,
+      () => 30,
+      () => now,
+      undefined,
+      gather,
+    ),
+  };
+}
 
 describe('HostBatcher', () => {
   it('says when the first open lease reaches half its length, and one flush renews it', async () => {
@@ -95,15 +111,7 @@ describe('HostBatcher', () => {
   });
 
   it('waits for flushes to stop coming for a moment, so staggered lock answers share one write', async () => {
-    const now = 1_000_000;
-    const host = new FakeHost(() => now);
-    const batcher = new HostBatcher(
-      host,
-      () => 30,
-      () => now,
-      undefined,
-      { quietMs: 20, maxWaitMs: 1_000 },
-    );
+    const { host, batcher } = gatheringBatcher({ quietMs: 20, maxWaitMs: 1_000 });
     // Four transaction answers, 5 ms apart, each resuming 16 reconciles.
     const flushes: Promise<void>[] = [];
     for (let wave = 0; wave < 4; wave++) {
@@ -119,15 +127,7 @@ describe('HostBatcher', () => {
   });
 
   it('starts the write at maxWaitMs even while flushes keep coming', async () => {
-    const now = 1_000_000;
-    const host = new FakeHost(() => now);
-    const batcher = new HostBatcher(
-      host,
-      () => 30,
-      () => now,
-      undefined,
-      { quietMs: 20, maxWaitMs: 60 },
-    );
+    const { host, batcher } = gatheringBatcher({ quietMs: 20, maxWaitMs: 60 });
     const started = Date.now();
     let firstWriteAfter: number | undefined;
     const apply = host.apply.bind(host);
@@ -148,15 +148,7 @@ describe('HostBatcher', () => {
   });
 
   it('writes a lone flip at once: it does not wait quietMs when no other reconcile runs', async () => {
-    const now = 1_000_000;
-    const host = new FakeHost(() => now);
-    const batcher = new HostBatcher(
-      host,
-      () => 30,
-      () => now,
-      undefined,
-      { quietMs: 10_000, maxWaitMs: 60_000, busy: () => 1 },
-    );
+    const { host, batcher } = gatheringBatcher({ quietMs: 10_000, maxWaitMs: 60_000, busy: () => 1 });
     batcher.set('ns/a', gate('ns/a', true));
     const written = batcher.flush().then(() => 'written');
     const timeout = new Promise((resolve) => setTimeout(() => resolve('still waiting'), 1_000));
