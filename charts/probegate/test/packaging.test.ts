@@ -12,7 +12,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { requireRoot } from '@probegate/testenv';
+import { createNamespace, destroyNamespace, requireRoot, startDaemon, waitFor } from '@probegate/testenv';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
@@ -72,18 +72,24 @@ describe('Dockerfile', () => {
     expect(apt[0]).toContain('rm -rf /var/lib/apt/lists');
   });
 
-  it('installs production dependencies only in the runtime image', () => {
-    const installs = runtime.filter((s) => s.op === 'RUN' && /\bnpm (ci|install)\b/.test(s.args));
-    expect(installs.map((s) => s.args)).toEqual([expect.stringContaining('npm ci --omit=dev')]);
+  it('builds the bundle and ships only it: the runtime image installs no npm package', () => {
+    const build = stageSteps[0] ?? [];
+    expect(
+      build.some((s) => s.op === 'RUN' && s.args.includes('npm run -s bundle -w packages/controller')),
+    ).toBe(true);
+    expect(runtime.filter((s) => s.op === 'RUN' && /\bnpm (ci|install)\b/.test(s.args))).toEqual([]);
+    expect(runtime.filter((s) => s.op === 'COPY').map((s) => s.args)).toEqual([
+      '--from=build /src/packages/controller/dist/probegate.mjs /app/probegate.mjs',
+    ]);
   });
 
   it('runs `probegate agent`: ENTRYPOINT is the CLI, CMD the agent command', () => {
     const entrypoint = JSON.parse(steps.find((s) => s.op === 'ENTRYPOINT')?.args ?? '[]') as string[];
-    expect(entrypoint).toEqual(['node', ...AGENT_NODE_FLAGS, '/app/packages/controller/dist/cli/main.js']);
+    expect(entrypoint).toEqual(['node', ...AGENT_NODE_FLAGS, '/app/probegate.mjs']);
     const controller = JSON.parse(read('packages/controller/package.json')) as {
       bin?: Record<string, string>;
     };
-    expect(controller.bin?.probegate).toBe('./dist/cli/main.js');
+    expect(controller.bin?.probegate).toBe('./dist/probegate.mjs');
     expect(JSON.parse(steps.find((s) => s.op === 'CMD')?.args ?? '[]')).toEqual(['agent']);
   });
 
@@ -95,7 +101,11 @@ describe('Dockerfile', () => {
 
   it('copies the manifest of every npm workspace, so `npm ci` finds the whole lockfile', () => {
     const workspaces = (JSON.parse(read('package.json')) as { workspaces: string[] }).workspaces;
-    for (const stage of stageSteps) {
+    const installing = stageSteps.filter((stage) =>
+      stage.some((s) => s.op === 'RUN' && /\bnpm ci\b/.test(s.args)),
+    );
+    expect(installing).toHaveLength(1);
+    for (const stage of installing) {
       const copied = stage.filter((s) => s.op === 'COPY').map((s) => s.args);
       for (const workspace of workspaces) {
         expect(
@@ -110,7 +120,7 @@ describe('Dockerfile', () => {
     }
   });
 
-  it('`npm ci --omit=dev` is enough: every package the image runs imports only its production dependencies', () => {
+  it('every package the bundle takes in imports only its production dependencies', () => {
     const problems: string[] = [];
     const checked = new Set<string>();
     for (const pkg of ['core', 'host', 'controller']) {
@@ -177,6 +187,74 @@ function unitEntries(text: string): Map<string, string[]> {
   return entries;
 }
 
+describe('the bundle (packages/controller/dist/probegate.mjs, what the image and the unit run)', () => {
+  const bundle = join(repoRoot, 'packages/controller/dist/probegate.mjs');
+  let alone: string;
+  beforeAll(() => {
+    if (!existsSync(bundle)) throw new Error(`${bundle} is missing: run \`npm run build\` first`);
+    // A folder with no node_modules anywhere above it: every import must be inside the file.
+    alone = mkdtempSync(join(tmpdir(), 'probegate-bundle-'));
+    copyFileSync(bundle, join(alone, 'probegate.mjs'));
+  });
+  afterAll(() => rmSync(alone, { recursive: true, force: true }));
+
+  it('starts with the shebang carrying the agent Node flags', () => {
+    const first = readFileSync(bundle, 'utf8').slice(0, 200).split('\n')[0] ?? '';
+    expect(first).toBe(`#!/usr/bin/env -S node ${AGENT_NODE_FLAGS.join(' ')}`);
+  });
+
+  it.each([
+    ['--help', /Usage: probegate <command>/],
+    ['agent --help', /--pairs-file/],
+    ['status --help', /Usage: probegate status/],
+  ] as const)('runs `probegate %s` with no node_modules around it', async (command, expected) => {
+    const args = command.split(' ');
+    const result = await execa(process.execPath, [join(alone, 'probegate.mjs'), ...args], {
+      cwd: alone,
+      reject: false,
+    });
+    expect(result.stderr).toBe('');
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout).toMatch(expected);
+  });
+
+  it('runs the agent from the bundle alone: loads the pairs file, gates in the kernel, serves metrics, stops on SIGTERM', async () => {
+    // --help loads only part of the bundle (its CommonJS parts load when first used): run real work.
+    const ns = await createNamespace('pgbun');
+    const lines: string[] = [];
+    const agent = startDaemon(
+      'bundle-agent',
+      [
+        process.execPath,
+        join(alone, 'probegate.mjs'),
+        'agent',
+        ...['--node', 'vm1', '--pairs-file', join(repoRoot, 'packaging/vm/pairs.example.yaml')],
+        ...['--netns', ns, '--backend', 'iptables-nft', '--consul-addr', 'http://127.0.0.1:1'],
+        ...['--metrics-port', '0', '--metrics-host', '127.0.0.1'],
+      ],
+      { cwd: alone, onLine: (line) => lines.push(line) },
+    );
+    try {
+      const logged = (msg: string) =>
+        lines.map((l) => JSON.parse(l) as { msg: string; port?: number }).find((l) => l.msg === msg);
+      const serving = await waitFor(() => logged('serving /metrics /healthz /readyz'), {
+        what: `the bundled agent serving metrics (${agent.tail()})`,
+      });
+      await waitFor(() => logged('agent started'), { what: `the bundled agent started (${agent.tail()})` });
+      const metrics = await (await fetch(`http://127.0.0.1:${serving.port}/metrics`)).text();
+      expect(metrics).toMatch(/^probegate_workqueue_depth /m);
+      // Consul is unreachable, so every pair is closed: its DROP rules are in the namespace's kernel.
+      const rules = await execa('ip', ['netns', 'exec', ns, 'iptables-nft-save', '-t', 'filter']);
+      expect(rules.stdout).toMatch(/-j DROP/);
+      await agent.stop(5_000);
+      expect(agent.exitCode).toBe(0);
+    } finally {
+      await agent.stop();
+      await destroyNamespace(ns);
+    }
+  });
+});
+
 describe('systemd unit (packaging/vm/probegate.service)', () => {
   const unitText = read('packaging/vm/probegate.service');
   const unit = unitEntries(unitText);
@@ -184,7 +262,7 @@ describe('systemd unit (packaging/vm/probegate.service)', () => {
 
   it('starts the agent in file mode and restarts it forever', () => {
     expect(get('Service.ExecStart')).toBe(
-      `/usr/bin/node ${AGENT_NODE_FLAGS.join(' ')} /opt/probegate/packages/controller/dist/cli/main.js agent --pairs-file /etc/probegate/pairs.yaml`,
+      `/usr/bin/node ${AGENT_NODE_FLAGS.join(' ')} /opt/probegate/packages/controller/dist/probegate.mjs agent --pairs-file /etc/probegate/pairs.yaml`,
     );
     expect(get('Service.Restart')).toBe('always');
     expect(get('Service.RestartSec')).toMatch(/^\d+s?$/);

@@ -1,6 +1,6 @@
 // 1,000 pairs on one node pair, against the real API server, a real Consul agent and real kernels
 // (network namespaces). Two agent processes (vm1, vm2) run from the built CLI.
-//   npx tsc -b && npm run bench:controller
+//   npm run build && npm run bench:controller
 // Environment: PAIRS (1000), STEADY_SECONDS (60), STARTUP_TIMEOUT_SECONDS (300),
 // FAILOVER_TIMEOUT_SECONDS (60), AGENT_LOG_LEVEL (warn), PROBEGATE_KEEP_LOGS (keep agent logs),
 // AGENT_NODE_OPTIONS (Node/V8 flags for the agents; default: the agent's own, src/agent/node-flags.ts;
@@ -52,7 +52,7 @@ const HEAP_SNAPSHOT = Boolean(process.env.HEAP_SNAPSHOT);
 /** Node/V8 options for the agents, recorded with the figures: by default those the agent ships with. */
 const AGENT_NODE_OPTIONS = process.env.AGENT_NODE_OPTIONS ?? AGENT_NODE_FLAGS.join(' ');
 const repo = resolve(import.meta.dirname, '../../..');
-const cli = resolve(repo, 'packages/controller/dist/cli/main.js');
+const cli = resolve(repo, 'packages/controller/dist/probegate.mjs');
 const resultFile = resolve(repo, 'results/controller-bench.json');
 const NODES = ['vm1', 'vm2'] as const;
 type Node = (typeof NODES)[number];
@@ -395,7 +395,7 @@ async function main(): Promise<Json> {
     at: new Date().toISOString(),
   };
   requireRoot();
-  if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npx tsc -b\` at the repo root first`);
+  if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` at the repo root first`);
   const dir = scratchDir('bench-controller');
   const daemons: Partial<Record<Node, Daemon>> = {};
   const metricsPort: Partial<Record<Node, number>> = {};

@@ -31,7 +31,7 @@ describe('the agent runs with its Node flags wherever it is started', () => {
     for (const flag of AGENT_NODE_FLAGS) expect(text).toContain(flag);
     // The flags go to node, before the script.
     expect(text.indexOf(AGENT_NODE_FLAGS[0])).toBeLessThan(
-      text.includes('main.js') ? text.indexOf('main.js') : Number.POSITIVE_INFINITY,
+      text.includes('probegate.mjs') ? text.indexOf('probegate.mjs') : Number.POSITIVE_INFINITY,
     );
   });
 
