@@ -10,7 +10,7 @@ import {
   type PairGate,
   pairId,
 } from '../src/index.js';
-import { dropSpec, jumpSpec, leaseSpec, tokenize } from '../src/iptables-backend.js';
+import { dropSpec, jumpSpec, LEASE_CHAIN, leaseSpec, openSpec, tokenize } from '../src/iptables-backend.js';
 import { benchPairs } from './pairs.js';
 
 export interface WorkerTask {
@@ -52,9 +52,24 @@ function naiveCreate(backend: BackendName, pairs: PairGate[], now: Date): string
       'input',
       '{ type filter hook input priority -10; policy accept; }',
     ]);
+    out.push([...NFT, 'add', 'chain', ...T, 'pg_lease']);
+    out.push([
+      ...NFT,
+      'add',
+      'rule',
+      ...T,
+      'pg_lease',
+      'meta',
+      'time',
+      '<',
+      String(lease.getTime() / 1000),
+      'accept',
+    ]);
   } else {
     out.push(
       [ipt(backend), '-w', '-N', 'PROBEGATE'],
+      [ipt(backend), '-w', '-N', LEASE_CHAIN],
+      [ipt(backend), '-w', '-A', LEASE_CHAIN, ...unquote(leaseSpec(lease))],
       [ipt(backend), '-w', '-I', 'INPUT', '1', '-j', 'PROBEGATE'],
     );
   }
@@ -64,20 +79,7 @@ function naiveCreate(backend: BackendName, pairs: PairGate[], now: Date): string
     const cidr = p.sourceCIDRs[0] ?? '';
     if (backend === 'nftables') {
       out.push([...NFT, 'add', 'chain', ...T, `pg_${id}`]);
-      if (p.active) {
-        out.push([
-          ...NFT,
-          'add',
-          'rule',
-          ...T,
-          `pg_${id}`,
-          'meta',
-          'time',
-          '<',
-          String(lease.getTime() / 1000),
-          'accept',
-        ]);
-      }
+      if (p.active) out.push([...NFT, 'add', 'rule', ...T, `pg_${id}`, 'jump', 'pg_lease']);
       out.push([...NFT, 'add', 'rule', ...T, `pg_${id}`, 'counter', 'drop']);
       out.push([
         ...NFT,
@@ -97,7 +99,7 @@ function naiveCreate(backend: BackendName, pairs: PairGate[], now: Date): string
       ]);
     } else {
       out.push([ipt(backend), '-w', '-N', `PG-${id}`]);
-      if (p.active) out.push([ipt(backend), '-w', '-A', `PG-${id}`, ...unquote(leaseSpec(p.key, lease))]);
+      if (p.active) out.push([ipt(backend), '-w', '-A', `PG-${id}`, ...unquote(openSpec(p.key))]);
       out.push([ipt(backend), '-w', '-A', `PG-${id}`, ...unquote(dropSpec(p.key))]);
       out.push([ipt(backend), '-w', '-A', 'PROBEGATE', ...unquote(jumpSpec(id, p.key, cidr, port))]);
     }
@@ -107,33 +109,21 @@ function naiveCreate(backend: BackendName, pairs: PairGate[], now: Date): string
 }
 
 /** Naive flip of one pair: the processes a per-rule script needs for the same change. */
-async function naiveFlip(backend: BackendName, p: PairGate, open: boolean, now: Date): Promise<void> {
+async function naiveFlip(backend: BackendName, p: PairGate, open: boolean): Promise<void> {
   const id = pairId(p.key);
-  const lease = leaseEnd(now, LEASE);
   if (backend === 'nftables') {
     if (open) {
-      await run([
-        ...NFT,
-        'insert',
-        'rule',
-        ...T,
-        `pg_${id}`,
-        'meta',
-        'time',
-        '<',
-        String(lease.getTime() / 1000),
-        'accept',
-      ]);
+      await run([...NFT, 'insert', 'rule', ...T, `pg_${id}`, 'jump', 'pg_lease']);
     } else {
       // A per-rule script needs the handle first.
       const { stdout } = await execa('nft', ['-a', 'list', 'chain', ...T, `pg_${id}`]);
-      const handle = /meta time .* accept # handle (\d+)/.exec(stdout)?.[1];
+      const handle = /jump pg_lease # handle (\d+)/.exec(stdout)?.[1];
       await run([...NFT, 'delete', 'rule', ...T, `pg_${id}`, 'handle', handle ?? '0']);
     }
   } else if (open) {
-    await run([ipt(backend), '-w', '-I', `PG-${id}`, '1', ...unquote(leaseSpec(p.key, lease))]);
+    await run([ipt(backend), '-w', '-I', `PG-${id}`, '1', ...unquote(openSpec(p.key))]);
   } else {
-    // Delete by position, as a script would after `-L --line-numbers`; the lease is rule 1.
+    // Delete by position, as a script would after `-L --line-numbers`; the open rule is rule 1.
     await run([ipt(backend), '-w', '-D', `PG-${id}`, '1']);
   }
   await run(['ip', 'addr', open ? 'add' : 'del', `${p.vip}/32`, 'dev', 'lo', 'label', 'lo:pg']);
@@ -195,7 +185,7 @@ async function main(
       });
       processes = runner.spawned - before;
     } else {
-      await naiveFlip(task.backend, first, active, new Date());
+      await naiveFlip(task.backend, first, active);
       processes = active ? 2 : task.backend === 'nftables' ? 3 : 2;
     }
     samples.push(performance.now() - start);

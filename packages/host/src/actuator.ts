@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { CommandError, type CommandRunner, ExecaCommandRunner } from './command-runner.js';
 import { detectIptablesFlavor } from './detect.js';
 import type { GateBackend } from './gate-backend.js';
-import { acceptedOf, type GateOp, type GateSnapshot, projectSnapshot } from './gate-model.js';
+import { acceptedOf, type GateOp, type GateSnapshot, openUntil, projectSnapshot } from './gate-model.js';
 import { type DesiredPair, planGate } from './gate-plan.js';
 import { IptablesBackend } from './iptables-backend.js';
 import { NftablesBackend } from './nftables-backend.js';
@@ -13,7 +13,6 @@ import type {
   BackendChoice,
   BackendName,
   Change,
-  GateState,
   HostActuator,
   ObservedPair,
   ObservedState,
@@ -61,7 +60,7 @@ export async function createHostActuator(config: HostActuatorConfig = {}): Promi
   return new KernelHostActuator(gate, vips, config.resyncSeconds ?? 60);
 }
 
-/** Only gates opening or closing (and leases renewed alongside): the writes a failover waits for. */
+/** Only gates opening or closing (and the shared lease renewed alongside): the writes a failover waits for. */
 function isFlip(changes: readonly Change[]): boolean {
   const flip = (c: Change) => c.kind === 'gate-opened' || c.kind === 'gate-closed';
   return changes.some(flip) && changes.every((c) => c.kind === 'lease-renewed' || flip(c));
@@ -83,11 +82,13 @@ function afterVipChanges(lo: LoopbackAddresses, bound: string[], unbound: string
 function observedPairs(snapshot: GateSnapshot, now: Date): Map<string, ObservedPair> {
   const out = new Map<string, ObservedPair>();
   for (const p of snapshot.pairs.values()) {
-    const open = p.lease !== undefined && p.lease.expiresAt.getTime() > now.getTime();
+    // Open: its open rule is there and the shared lease still runs (or, left by the previous
+    // layout, its own lease still runs).
+    const until = openUntil(snapshot, p, now);
     const accepted = acceptedOf(p);
     const o: ObservedPair = {
       id: p.id,
-      gate: open ? 'Open' : 'Closed',
+      gate: until ? 'Open' : 'Closed',
       counters: {
         acceptedPackets: accepted.packets,
         acceptedBytes: accepted.bytes,
@@ -98,7 +99,7 @@ function observedPairs(snapshot: GateSnapshot, now: Date): Map<string, ObservedP
       ports: [...new Set(p.jumps.map((j) => j.port))],
     };
     if (p.key !== undefined) o.key = p.key;
-    if (open && p.lease) o.leaseExpiresAt = p.lease.expiresAt;
+    if (until) o.leaseExpiresAt = until;
     out.set(p.id, o);
   }
   return out;
@@ -261,19 +262,14 @@ export class KernelHostActuator implements HostActuator {
     changes.push(...toUnbind.map((vip): Change => ({ kind: 'vip-unbound', vip })));
     this.#loopback = afterVipChanges(lo, toBind, toUnbind);
 
+    // Every open gate runs on the node's one lease: as the plan left it.
+    const lease = plan.leaseExpiresAt;
     const result: ApplyResult['pairs'] = new Map();
-    const leases = new Map<string, Date>();
-    for (const c of plan.changes) {
-      if (c.kind === 'gate-opened' || c.kind === 'lease-renewed') leases.set(c.key, c.leaseExpiresAt);
-    }
     for (const p of valid) {
-      const lease = p.active
-        ? (leases.get(p.key) ?? snapshot.pairs.get(pairId(p.key))?.lease?.expiresAt)
-        : undefined;
-      const gate: GateState = lease ? 'Open' : 'Closed';
+      const open = p.active && lease !== undefined;
       const vip: VipState | undefined =
         p.vip === undefined ? undefined : wantedVips.has(p.vip) ? 'Bound' : 'Unbound';
-      result.set(p.key, lease ? { gate, leaseExpiresAt: lease, vip } : { gate, vip });
+      result.set(p.key, open ? { gate: 'Open', leaseExpiresAt: lease, vip } : { gate: 'Closed', vip });
     }
     return { changes, pairs: result };
   }

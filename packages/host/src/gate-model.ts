@@ -26,9 +26,25 @@ export interface SnapshotPair {
   chainExists: boolean;
   /** Rules in the main chain sending this pair's probes to its chain. */
   jumps: JumpRule[];
-  lease?: { expiresAt: Date; ref: RuleRef };
+  /** The pair's open rule (a jump to the node's shared lease): present only while Active. */
+  open?: { ref: RuleRef };
+  /**
+   * A lease rule of the pair's own, as the previous layout wrote it (one per open gate). The gate
+   * is open until it runs out; the pair is not canonical and is rewritten at the next apply.
+   */
+  legacyLease?: Date;
   drop?: PacketCount & { ref: RuleRef };
-  /** The pair chain is exactly [lease?, drop]; anything else gets rewritten. */
+  /** The pair chain is exactly [open?, drop]; anything else gets rewritten. */
+  canonical: boolean;
+}
+
+/** The node-wide lease: one chain, one time-limited ACCEPT that every open rule jumps to. */
+export interface SharedLease {
+  /** The lease chain exists (iptables PROBEGATE-LEASE; nftables pg_lease). */
+  chainExists: boolean;
+  /** The lease rule, when there is one. */
+  rule?: { expiresAt: Date; ref: RuleRef };
+  /** The chain is empty or holds exactly the lease rule; anything else gets rewritten. */
   canonical: boolean;
 }
 
@@ -40,9 +56,10 @@ export interface GateSnapshot {
   /** Rules or chains in our space that we did not write: removed on apply. */
   foreign: RuleRef[];
   pairs: Map<string, SnapshotPair>;
+  lease: SharedLease;
   /**
-   * Token rewritten in the same transaction as every write (nftables). When the kernel
-   * still holds the token of our last write, nothing else has written since.
+   * Token rewritten in the same transaction as every write. When the kernel still holds the
+   * token of our last write, nothing else has written since.
    */
   generation?: string;
 }
@@ -52,19 +69,40 @@ export type GateOp =
   | { op: 'create-main' }
   | { op: 'add-hook' }
   | { op: 'delete-rule'; ref: RuleRef }
-  | { op: 'create-pair'; id: string; key: string; lease?: Date }
-  | { op: 'reset-pair'; id: string; key: string; lease?: Date; drop: PacketCount }
-  | { op: 'set-lease'; id: string; key: string; expiresAt: Date; replace?: RuleRef }
+  /**
+   * Rewrites the shared lease chain: one lease rule until `expiresAt`, or empty without it.
+   * Creates the chain when missing; comes before any open rule that jumps to it.
+   */
+  | { op: 'set-lease'; expiresAt?: Date }
+  | { op: 'create-pair'; id: string; key: string; open: boolean }
+  | { op: 'reset-pair'; id: string; key: string; open: boolean; drop: PacketCount }
+  /** Adds the pair's open rule (the jump to the shared lease) in front of its drop. */
+  | { op: 'open-gate'; id: string; key: string }
   | { op: 'add-jump'; id: string; key: string; cidr: string; port: number }
   | { op: 'delete-pair'; id: string }
   /** Stamps the transaction with a new generation token (and moves the iptables hook that carries it). */
   | { op: 'set-generation'; generation: string; replace?: RuleRef };
 
 export function emptySnapshot(): GateSnapshot {
-  return { mainExists: false, hooks: [], foreign: [], pairs: new Map() };
+  return {
+    mainExists: false,
+    hooks: [],
+    foreign: [],
+    pairs: new Map(),
+    lease: { chainExists: false, canonical: true },
+  };
 }
 
-/** Sum of jump counters minus drops: what the lease rule let through (its own counter resets on renewal). */
+/** When the pair's gate closes by itself, if it is open at `now` (shared lease, or a previous layout's own). */
+export function openUntil(snapshot: GateSnapshot, pair: SnapshotPair, now: Date): Date | undefined {
+  const shared = pair.open ? snapshot.lease.rule?.expiresAt : undefined;
+  const live = [shared, pair.legacyLease].filter(
+    (d): d is Date => d !== undefined && d.getTime() > now.getTime(),
+  );
+  return live.length === 0 ? undefined : new Date(Math.max(...live.map((d) => d.getTime())));
+}
+
+/** Sum of jump counters minus drops: what the open gate let through (the lease rule's counter is not used). */
 export function acceptedOf(pair: SnapshotPair): PacketCount {
   const into = pair.jumps.reduce(
     (acc, j) => ({ packets: acc.packets + j.packets, bytes: acc.bytes + j.bytes }),
@@ -79,15 +117,18 @@ export function acceptedOf(pair: SnapshotPair): PacketCount {
   };
 }
 
-/**
- * The snapshot after `ops` were written, for the ops a flip or a renewal produces
- * (lease changes); undefined for anything else, which forces a full read next time.
- */
+/** Where a backend's rules land after a write (for projectSnapshot). */
 export interface RefMaker {
-  lease(id: string, key: string, expiresAt: Date): RuleRef;
+  open(id: string, key: string): RuleRef;
+  lease(expiresAt: Date): RuleRef;
   hook(generation: string): RuleRef;
 }
 
+/**
+ * The snapshot after `ops` were written, for the ops a flip or a renewal produces (open rules
+ * added or deleted, the shared lease set); undefined for anything else, which forces a full read
+ * next time.
+ */
 export function projectSnapshot(
   before: GateSnapshot,
   ops: readonly GateOp[],
@@ -95,6 +136,7 @@ export function projectSnapshot(
 ): GateSnapshot | undefined {
   const pairs = new Map(before.pairs);
   let hooks = before.hooks;
+  let lease = before.lease;
   let generation = before.generation;
   for (const o of ops) {
     if (o.op === 'set-generation') {
@@ -102,19 +144,28 @@ export function projectSnapshot(
       hooks = [refs.hook(o.generation)];
       generation = o.generation;
     } else if (o.op === 'set-lease') {
+      lease =
+        o.expiresAt === undefined
+          ? { chainExists: true, canonical: true }
+          : {
+              chainExists: true,
+              canonical: true,
+              rule: { expiresAt: o.expiresAt, ref: refs.lease(o.expiresAt) },
+            };
+    } else if (o.op === 'open-gate') {
       const p = pairs.get(o.id);
-      if (!p) return undefined;
-      pairs.set(o.id, { ...p, lease: { expiresAt: o.expiresAt, ref: refs.lease(o.id, o.key, o.expiresAt) } });
+      if (!p?.canonical || p.open) return undefined;
+      pairs.set(o.id, { ...p, open: { ref: refs.open(o.id, o.key) } });
     } else if (o.op === 'delete-rule') {
-      const entry = [...pairs.values()].find((p) => p.lease?.ref === o.ref);
+      const entry = [...pairs.values()].find((p) => p.open?.ref === o.ref);
       if (!entry) return undefined;
-      const { lease: _closed, ...rest } = entry;
+      const { open: _closed, ...rest } = entry;
       pairs.set(entry.id, rest);
     } else {
       return undefined;
     }
   }
-  const after: GateSnapshot = { ...before, pairs, hooks };
+  const after: GateSnapshot = { ...before, pairs, hooks, lease };
   if (generation !== undefined) after.generation = generation;
   return after;
 }

@@ -1,4 +1,4 @@
-import type { GateOp, GateSnapshot, JumpRule } from './gate-model.js';
+import { type GateOp, type GateSnapshot, type JumpRule, openUntil } from './gate-model.js';
 import type { Change } from './types.js';
 
 export interface DesiredPair {
@@ -12,10 +12,12 @@ export interface DesiredPair {
 export interface GatePlan {
   ops: GateOp[];
   changes: Change[];
+  /** When the shared lease runs out after the plan is written; undefined when no pair is Active. */
+  leaseExpiresAt?: Date;
 }
 
 /**
- * A lease is renewed only when less than half of it remains (or it reaches further
+ * The lease is renewed only when less than half of it remains (or it reaches further
  * than configured), so steady-state applies write nothing.
  */
 export function leaseNeedsRenewal(expiresAt: Date | undefined, now: Date, leaseSeconds: number): boolean {
@@ -24,24 +26,19 @@ export function leaseNeedsRenewal(expiresAt: Date | undefined, now: Date, leaseS
   return remaining < leaseSeconds / 2 || remaining > leaseSeconds + 1;
 }
 
-/**
- * When a plan writes some lease anyway, every lease with less than this share left is renewed
- * with it. Leases then end together and come due together: with 1,000 open gates the agent renews
- * them in one kernel write per half lease, instead of one write for each second in which some
- * lease happened to be opened.
- */
-export const LEASE_ALIGN_SHARE = 0.75;
-
-const leaseDueSoon = (expiresAt: Date | undefined, now: Date, leaseSeconds: number): boolean =>
-  expiresAt === undefined || (expiresAt.getTime() - now.getTime()) / 1000 < leaseSeconds * LEASE_ALIGN_SHARE;
-
 export function leaseEnd(now: Date, leaseSeconds: number): Date {
   return new Date((Math.floor(now.getTime() / 1000) + leaseSeconds) * 1000);
 }
 
 const tupleKey = (cidr: string, port: number): string => `${cidr} ${port}`;
 
-/** Pure: the operations that turn the observed gate into the desired one. */
+/**
+ * Pure: the operations that turn the observed gate into the desired one.
+ *
+ * Every open gate jumps to one node-wide lease rule, so a renewal rewrites that one rule whatever
+ * the number of open gates; opening or closing a gate adds or deletes the pair's open rule (and
+ * sets the lease when it is missing or due).
+ */
 export function planGate(
   snapshot: GateSnapshot,
   desired: readonly DesiredPair[],
@@ -60,52 +57,57 @@ export function planGate(
   for (const extra of snapshot.hooks.slice(1)) ops.push({ op: 'delete-rule', ref: extra });
   for (const ref of snapshot.foreign) late.push({ op: 'delete-rule', ref });
 
+  // The shared lease: written before the open rules that jump to it.
+  const shared = snapshot.lease;
+  const anyActive = desired.some((d) => d.active);
+  const renew =
+    anyActive &&
+    (!shared.canonical ||
+      shared.rule === undefined ||
+      leaseNeedsRenewal(shared.rule.expiresAt, now, leaseSeconds));
+  const sharedLive = shared.rule !== undefined && shared.rule.expiresAt.getTime() > now.getTime();
+  let lease: Date | undefined;
+  if (renew) {
+    lease = leaseEnd(now, leaseSeconds);
+    ops.push({ op: 'set-lease', expiresAt: lease });
+  } else if (anyActive) {
+    lease = shared.rule?.expiresAt;
+  } else if (!shared.canonical) {
+    // Nothing open to keep: a broken lease chain is simply emptied.
+    ops.push({ op: 'set-lease' });
+  }
+
   const wanted = new Set(desired.map((d) => d.id));
-  const writesLease = desired.some(
-    (d) => d.active && leaseNeedsRenewal(snapshot.pairs.get(d.id)?.lease?.expiresAt, now, leaseSeconds),
-  );
-  const renew = writesLease ? leaseDueSoon : leaseNeedsRenewal;
-  const end = leaseEnd(now, leaseSeconds);
   for (const d of desired) {
     const seen = snapshot.pairs.get(d.id);
-    const lease = d.active
-      ? renew(seen?.lease?.expiresAt, now, leaseSeconds) ||
-        leaseNeedsRenewal(seen?.lease?.expiresAt, now, leaseSeconds)
-        ? end
-        : seen?.lease?.expiresAt
-      : undefined;
+    const wasOpen = seen !== undefined && openUntil(snapshot, seen, now) !== undefined;
+    const opened = (): void => {
+      if (lease) changes.push({ kind: 'gate-opened', key: d.key, leaseExpiresAt: lease });
+    };
 
     if (seen === undefined || !seen.chainExists) {
-      ops.push(
-        lease
-          ? { op: 'create-pair', id: d.id, key: d.key, lease }
-          : { op: 'create-pair', id: d.id, key: d.key },
-      );
+      ops.push({ op: 'create-pair', id: d.id, key: d.key, open: d.active });
       changes.push({ kind: 'pair-added', key: d.key });
-      if (lease) changes.push({ kind: 'gate-opened', key: d.key, leaseExpiresAt: lease });
+      if (d.active) opened();
     } else if (!seen.canonical) {
+      // Rewritten whole in this transaction: a gate that should stay open never closes in between.
       const drop = { packets: seen.drop?.packets ?? 0, bytes: seen.drop?.bytes ?? 0 };
-      ops.push(
-        lease
-          ? { op: 'reset-pair', id: d.id, key: d.key, lease, drop }
-          : { op: 'reset-pair', id: d.id, key: d.key, drop },
-      );
+      ops.push({ op: 'reset-pair', id: d.id, key: d.key, open: d.active, drop });
       changes.push({ kind: 'pair-repaired', key: d.key });
-    } else if (lease && lease !== seen.lease?.expiresAt) {
-      ops.push(
-        seen.lease
-          ? { op: 'set-lease', id: d.id, key: d.key, expiresAt: lease, replace: seen.lease.ref }
-          : { op: 'set-lease', id: d.id, key: d.key, expiresAt: lease },
-      );
-      const leaseLive = seen.lease !== undefined && seen.lease.expiresAt.getTime() > now.getTime();
+      if (d.active && !wasOpen) opened();
+      else if (!d.active && wasOpen) changes.push({ kind: 'gate-closed', key: d.key });
+    } else if (d.active && !seen.open) {
+      ops.push({ op: 'open-gate', id: d.id, key: d.key });
+      opened();
+    } else if (d.active && renew && lease) {
       changes.push(
-        leaseLive
+        sharedLive
           ? { kind: 'lease-renewed', key: d.key, leaseExpiresAt: lease }
           : { kind: 'gate-opened', key: d.key, leaseExpiresAt: lease },
       );
-    } else if (!lease && seen.lease) {
-      ops.push({ op: 'delete-rule', ref: seen.lease.ref });
-      if (seen.lease.expiresAt.getTime() > now.getTime()) changes.push({ kind: 'gate-closed', key: d.key });
+    } else if (!d.active && seen.open) {
+      ops.push({ op: 'delete-rule', ref: seen.open.ref });
+      if (wasOpen) changes.push({ kind: 'gate-closed', key: d.key });
     }
 
     // Jumps: keep one rule per wanted (cidr, port), drop duplicates and strays.
@@ -137,5 +139,7 @@ export function planGate(
   // Deletions last: a pair chain can only go once nothing jumps to it.
   const deletes = late.filter((o) => o.op === 'delete-rule');
   const chains = late.filter((o) => o.op === 'delete-pair');
-  return { ops: [...ops, ...deletes, ...chains], changes };
+  const plan: GatePlan = { ops: [...ops, ...deletes, ...chains], changes };
+  if (lease) plan.leaseExpiresAt = lease;
+  return plan;
 }

@@ -1,9 +1,19 @@
 import type { CommandRunner } from './command-runner.js';
 import type { GateBackend } from './gate-backend.js';
-import type { GateOp, GateSnapshot, PacketCount, RefMaker, RuleRef, SnapshotPair } from './gate-model.js';
+import {
+  emptySnapshot,
+  type GateOp,
+  type GateSnapshot,
+  type PacketCount,
+  type RefMaker,
+  type RuleRef,
+  type SnapshotPair,
+} from './gate-model.js';
 import { commentKey } from './pair-id.js';
 
 export const MAIN_CHAIN = 'PROBEGATE';
+/** The node-wide lease: one time-limited ACCEPT that every open gate jumps to. */
+export const LEASE_CHAIN = 'PROBEGATE-LEASE';
 const PAIR_PREFIX = 'PG-';
 const HOOK_SPEC = `-j ${MAIN_CHAIN}`;
 /** The hook carries the generation token: one small read (`-S INPUT`) proves both are in place. */
@@ -26,8 +36,14 @@ export function jumpSpec(id: string, key: string, cidr: string, port: number): s
   return `-s ${cidr} -p tcp -m tcp --dport ${port} -m comment --comment ${comment(key)} -j ${pairChain(id)}`;
 }
 
-export function leaseSpec(key: string, expiresAt: Date): string {
-  return `-m time --datestop ${datestop(expiresAt)} -m comment --comment ${comment(key, ':lease')} -j ACCEPT`;
+/** The shared lease rule, the only rule in LEASE_CHAIN. */
+export function leaseSpec(expiresAt: Date): string {
+  return `-m time --datestop ${datestop(expiresAt)} -m comment --comment "probegate:lease" -j ACCEPT`;
+}
+
+/** A pair's open rule: while present, its probes are accepted as long as the shared lease runs. */
+export function openSpec(key: string): string {
+  return `-m comment --comment ${comment(key, ':open')} -j ${LEASE_CHAIN}`;
 }
 
 export function dropSpec(key: string): string {
@@ -53,6 +69,19 @@ interface SavedRule extends PacketCount {
   tokens: string[];
 }
 
+const isTimeLimitedAccept = (t: string[]): boolean =>
+  t.length === 10 &&
+  t[0] === '-m' &&
+  t[1] === 'time' &&
+  t[2] === '--datestop' &&
+  t[4] === '-m' &&
+  t[5] === 'comment' &&
+  t[6] === '--comment' &&
+  t[8] === '-j' &&
+  t[9] === 'ACCEPT';
+/** --datestop is inclusive, in whole UTC seconds. */
+const stopOf = (t: string[]): Date => new Date(Date.parse(`${t[3]}Z`) + 1000);
+
 /** Parses `iptables-save -c -t filter` output into the backend-neutral snapshot. */
 export function parseIptablesSave(text: string): GateSnapshot {
   const chains = new Set<string>();
@@ -76,12 +105,9 @@ export function parseIptablesSave(text: string): GateSnapshot {
     }
   }
 
-  const snapshot: GateSnapshot = {
-    mainExists: chains.has(MAIN_CHAIN),
-    hooks: [],
-    foreign: [],
-    pairs: new Map(),
-  };
+  const snapshot = emptySnapshot();
+  snapshot.mainExists = chains.has(MAIN_CHAIN);
+  snapshot.lease.chainExists = chains.has(LEASE_CHAIN);
   const pairOf = (id: string): SnapshotPair => {
     let p = snapshot.pairs.get(id);
     if (!p) {
@@ -128,19 +154,33 @@ export function parseIptablesSave(text: string): GateSnapshot {
       const p = pairOf((t[13] ?? '').slice(PAIR_PREFIX.length));
       p.key ??= keyFromComment(t[11], '');
       p.jumps.push({ cidr: t[1] ?? '', port: Number(t[7]), packets: r.packets, bytes: r.bytes, ref });
+    } else if (r.chain === LEASE_CHAIN) {
+      // Exactly one rule: ACCEPT until the lease ends. Anything else gets the chain rewritten.
+      const lease = snapshot.lease;
+      if (isTimeLimitedAccept(t) && t[7] === 'probegate:lease' && lease.rule === undefined) {
+        lease.rule = { expiresAt: stopOf(t), ref };
+      } else {
+        lease.canonical = false;
+      }
     } else if (r.chain.startsWith(PAIR_PREFIX)) {
+      // Pair chain: exactly [open?, drop].
       const p = pairOf(r.chain.slice(PAIR_PREFIX.length));
-      const isLease =
-        t.length === 10 && t[0] === '-m' && t[1] === 'time' && t[2] === '--datestop' && t[9] === 'ACCEPT';
+      const isOpen =
+        t.length === 6 && t[0] === '-m' && t[1] === 'comment' && t[4] === '-j' && t[5] === LEASE_CHAIN;
       const isDrop = t.length === 6 && t[0] === '-m' && t[1] === 'comment' && t[5] === 'DROP';
-      if (isLease && p.lease === undefined && p.drop === undefined) {
-        p.lease = { expiresAt: new Date(Date.parse(`${t[3]}Z`) + 1000), ref };
-        p.key ??= keyFromComment(t[6], ':lease');
+      if (isOpen && p.open === undefined && p.drop === undefined && p.legacyLease === undefined) {
+        p.open = { ref };
+        p.key ??= keyFromComment(t[3], ':open');
       } else if (isDrop && p.drop === undefined) {
         p.drop = { packets: r.packets, bytes: r.bytes, ref };
         p.key ??= keyFromComment(t[3], ':drop');
       } else {
         p.canonical = false;
+        // The previous layout's own lease per pair: the gate stays open until it runs out.
+        if (isTimeLimitedAccept(t) && p.drop === undefined && p.legacyLease === undefined) {
+          p.legacyLease = stopOf(t);
+          p.key ??= keyFromComment(t[7], ':lease');
+        }
       }
     }
   }
@@ -152,8 +192,8 @@ export function parseIptablesSave(text: string): GateSnapshot {
 export function renderIptablesRestore(ops: readonly GateOp[]): string {
   const lines: string[] = ['*filter'];
   const stamp = ops.find((o) => o.op === 'set-generation');
-  const pairRules = (id: string, key: string, lease: Date | undefined, drop?: PacketCount): void => {
-    if (lease) lines.push(`-A ${pairChain(id)} ${leaseSpec(key, lease)}`);
+  const pairRules = (id: string, key: string, open: boolean, drop?: PacketCount): void => {
+    if (open) lines.push(`-A ${pairChain(id)} ${openSpec(key)}`);
     lines.push(`${drop ? `[${drop.packets}:${drop.bytes}] ` : ''}-A ${pairChain(id)} ${dropSpec(key)}`);
   };
   for (const o of ops) {
@@ -172,18 +212,21 @@ export function renderIptablesRestore(ops: readonly GateOp[]): string {
       case 'delete-rule':
         lines.push(`-D ${o.ref.chain} ${o.ref.spec ?? ''}`);
         break;
+      case 'set-lease':
+        // Declaring a chain in --noflush mode creates it or flushes it: one rule whatever was there.
+        lines.push(`:${LEASE_CHAIN} - [0:0]`);
+        if (o.expiresAt) lines.push(`-A ${LEASE_CHAIN} ${leaseSpec(o.expiresAt)}`);
+        break;
       case 'create-pair':
-        // Declaring a chain in --noflush mode creates it (or flushes an existing one).
         lines.push(`:${pairChain(o.id)} - [0:0]`);
-        pairRules(o.id, o.key, o.lease);
+        pairRules(o.id, o.key, o.open);
         break;
       case 'reset-pair':
         lines.push(`-F ${pairChain(o.id)}`);
-        pairRules(o.id, o.key, o.lease, o.drop);
+        pairRules(o.id, o.key, o.open, o.drop);
         break;
-      case 'set-lease':
-        if (o.replace) lines.push(`-D ${o.replace.chain} ${o.replace.spec ?? ''}`);
-        lines.push(`-I ${pairChain(o.id)} 1 ${leaseSpec(o.key, o.expiresAt)}`);
+      case 'open-gate':
+        lines.push(`-I ${pairChain(o.id)} 1 ${openSpec(o.key)}`);
         break;
       case 'add-jump':
         lines.push(`-A ${MAIN_CHAIN} ${jumpSpec(o.id, o.key, o.cidr, o.port)}`);
@@ -197,17 +240,25 @@ export function renderIptablesRestore(ops: readonly GateOp[]): string {
   return lines.join('\n');
 }
 
-/** Removes hook, main chain and pair chains in one transaction. */
+/** Removes hook, main chain, pair chains and the lease chain in one transaction. */
 export function renderIptablesCleanup(snapshot: GateSnapshot): string | undefined {
   const pairChains = [...snapshot.pairs.values()].filter((p) => p.chainExists).map((p) => pairChain(p.id));
-  if (!snapshot.mainExists && pairChains.length === 0 && snapshot.hooks.length === 0) return undefined;
+  const leaseChain = snapshot.lease.chainExists ? [LEASE_CHAIN] : [];
+  if (
+    !snapshot.mainExists &&
+    pairChains.length === 0 &&
+    snapshot.hooks.length === 0 &&
+    leaseChain.length === 0
+  )
+    return undefined;
   const lines = ['*filter'];
   for (const ref of [...snapshot.hooks, ...snapshot.foreign.filter((f) => f.chain === 'INPUT')]) {
     lines.push(`-D ${ref.chain} ${ref.spec ?? ''}`);
   }
   if (snapshot.mainExists) lines.push(`-F ${MAIN_CHAIN}`);
-  for (const c of pairChains) lines.push(`-F ${c}`);
-  for (const c of pairChains) lines.push(`-X ${c}`);
+  // Pair chains jump to the lease chain: flush them all before deleting any.
+  for (const c of [...pairChains, ...leaseChain]) lines.push(`-F ${c}`);
+  for (const c of [...pairChains, ...leaseChain]) lines.push(`-X ${c}`);
   if (snapshot.mainExists) lines.push(`-X ${MAIN_CHAIN}`);
   lines.push('COMMIT', '');
   return lines.join('\n');
@@ -218,7 +269,10 @@ const BINARIES: Record<IptablesFlavor, { iptables: string; save: string; restore
   legacy: { iptables: 'iptables-legacy', save: 'iptables-legacy-save', restore: 'iptables-legacy-restore' },
 };
 
-/** Probe gate in the filter table: chain PROBEGATE hooked from INPUT, one chain per pair. */
+/**
+ * Probe gate in the filter table: chain PROBEGATE hooked from INPUT, one chain per pair, and one
+ * lease chain (PROBEGATE-LEASE) shared by every open gate.
+ */
 export class IptablesBackend implements GateBackend {
   readonly name;
   /** The stamp deletes the old hook by its exact spec (token included): a changed token fails the restore. */
@@ -247,7 +301,8 @@ export class IptablesBackend implements GateBackend {
   }
 
   readonly refs: RefMaker = {
-    lease: (id, key, expiresAt) => ({ chain: pairChain(id), spec: leaseSpec(key, expiresAt) }),
+    open: (id, key) => ({ chain: pairChain(id), spec: openSpec(key) }),
+    lease: (expiresAt) => ({ chain: LEASE_CHAIN, spec: leaseSpec(expiresAt) }),
     hook: (generation) => ({ chain: 'INPUT', spec: hookSpec(generation) }),
   };
 

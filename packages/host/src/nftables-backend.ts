@@ -19,7 +19,10 @@ const PRIORITY = -10;
 
 /** Tiny table holding the generation token: readable without listing the big one. */
 export const NFT_GEN_TABLE = 'probegate_gen';
+/** Per pair: holds the pair's open rule (a jump to LEASE_CHAIN) while Active, empty while Standby. */
 const LEASE_PREFIX = 'pgl_';
+/** The node-wide lease: one time-limited accept that every open gate jumps to. */
+export const NFT_LEASE_CHAIN = 'pg_lease';
 
 const NFT_WRITE = ['nft', '-f', '-'];
 /** -t (terse: no set elements) marks a listing, apart from the writes. */
@@ -71,10 +74,21 @@ function timeOf(right: unknown): Date | undefined {
   return new Date(`${right.replace(' ', 'T')}Z`);
 }
 
+/** `meta time < T accept`: the lease rule (shared, or a pair's own in the previous layout). */
+function leaseExpiry(e: NftExpr[]): Date | undefined {
+  const expiresAt = timeOf(e[0]?.match?.right);
+  const isLease =
+    e.length === 2 &&
+    e[0]?.match?.op === '<' &&
+    e[0].match.left.meta?.key === 'time' &&
+    'accept' in (e[1] ?? {});
+  return isLease ? expiresAt : undefined;
+}
+
 /** Parses `nft -j list table inet probegate` into the backend-neutral snapshot. */
 export function parseNftJson(text: string): GateSnapshot {
   const items = (JSON.parse(text) as { nftables: NftItem[] }).nftables;
-  const snapshot: GateSnapshot = { mainExists: false, hooks: [], foreign: [], pairs: new Map() };
+  const snapshot = emptySnapshot();
   const chains = new Set<string>();
   for (const it of items) {
     if (it.table) snapshot.mainExists = true;
@@ -84,6 +98,9 @@ export function parseNftJson(text: string): GateSnapshot {
         snapshot.hooks.push({ chain: BASE_CHAIN });
     }
   }
+  snapshot.lease.chainExists = chains.has(NFT_LEASE_CHAIN);
+  const pairChainId = (chain: string): string | undefined =>
+    chain === NFT_LEASE_CHAIN || !chain.startsWith(PAIR_PREFIX) ? undefined : chain.slice(PAIR_PREFIX.length);
   const pairOf = (id: string): SnapshotPair => {
     let p = snapshot.pairs.get(id);
     if (!p) {
@@ -99,7 +116,8 @@ export function parseNftJson(text: string): GateSnapshot {
     return p;
   };
   for (const c of chains) {
-    if (c.startsWith(PAIR_PREFIX)) pairOf(c.slice(PAIR_PREFIX.length));
+    const id = pairChainId(c);
+    if (id !== undefined) pairOf(id);
     if (c.startsWith(LEASE_PREFIX)) pairOf(c.slice(LEASE_PREFIX.length));
   }
   const pairRules = new Map<string, number>();
@@ -109,10 +127,12 @@ export function parseNftJson(text: string): GateSnapshot {
     if (!r) continue;
     const ref = { chain: r.chain, handle: r.handle };
     const e = r.expr;
+    const pairId = pairChainId(r.chain);
     if (r.chain === BASE_CHAIN) {
       const cidr = cidrOf(e[0]?.match?.right);
       const port = e[1]?.match?.right;
       const target = e[3]?.jump?.target;
+      const targetId = target === undefined ? undefined : pairChainId(target);
       const jump =
         e.length === 4 &&
         e[0]?.match?.op === '==' &&
@@ -124,13 +144,13 @@ export function parseNftJson(text: string): GateSnapshot {
         e[1].match.left.payload.field === 'dport' &&
         typeof port === 'number' &&
         e[2]?.counter !== undefined &&
-        target?.startsWith(PAIR_PREFIX) &&
+        target !== undefined &&
         chains.has(target);
-      if (!jump || target === undefined || cidr === undefined) {
+      if (!jump || targetId === undefined || cidr === undefined) {
         snapshot.foreign.push(ref);
         continue;
       }
-      const p = pairOf(target.slice(PAIR_PREFIX.length));
+      const p = pairOf(targetId);
       p.key ??= keyFromComment(r.comment, '');
       p.jumps.push({
         cidr,
@@ -139,9 +159,17 @@ export function parseNftJson(text: string): GateSnapshot {
         bytes: e[2]?.counter?.bytes ?? 0,
         ref,
       });
-    } else if (r.chain.startsWith(PAIR_PREFIX)) {
+    } else if (r.chain === NFT_LEASE_CHAIN) {
+      // Exactly one rule: accept until the lease ends. Anything else gets the chain rewritten.
+      const expiresAt = leaseExpiry(e);
+      if (expiresAt && r.comment === 'probegate:lease' && snapshot.lease.rule === undefined) {
+        snapshot.lease.rule = { expiresAt, ref: { chain: NFT_LEASE_CHAIN } };
+      } else {
+        snapshot.lease.canonical = false;
+      }
+    } else if (pairId !== undefined) {
       // Pair chain: exactly [jump to its lease chain, counted drop].
-      const p = pairOf(r.chain.slice(PAIR_PREFIX.length));
+      const p = pairOf(pairId);
       const position = pairRules.get(p.id) ?? 0;
       pairRules.set(p.id, position + 1);
       const isJump = e.length === 1 && e[0]?.jump?.target === leaseChain(p.id);
@@ -154,20 +182,20 @@ export function parseNftJson(text: string): GateSnapshot {
         p.canonical = false;
       }
     } else if (r.chain.startsWith(LEASE_PREFIX)) {
-      // Lease chain: empty (closed) or one time-limited accept, rewritten whole on every change.
+      // The pair's lease chain: empty (closed) or its open rule, rewritten whole on every change.
       const p = pairOf(r.chain.slice(LEASE_PREFIX.length));
-      const expiresAt = timeOf(e[0]?.match?.right);
-      const isLease =
-        e.length === 2 &&
-        e[0]?.match?.op === '<' &&
-        e[0].match.left.meta?.key === 'time' &&
-        expiresAt &&
-        'accept' in (e[1] ?? {});
-      if (isLease && expiresAt && p.lease === undefined) {
-        p.lease = { expiresAt, ref: { chain: r.chain } };
-        p.key ??= keyFromComment(r.comment, ':lease');
+      const isOpen = e.length === 1 && e[0]?.jump?.target === NFT_LEASE_CHAIN;
+      const legacy = leaseExpiry(e);
+      if (isOpen && p.open === undefined && p.legacyLease === undefined) {
+        p.open = { ref: { chain: r.chain } };
+        p.key ??= keyFromComment(r.comment, ':open');
       } else {
         p.canonical = false;
+        // The previous layout's own lease per pair: the gate stays open until it runs out.
+        if (legacy && p.open === undefined && p.legacyLease === undefined) {
+          p.legacyLease = legacy;
+          p.key ??= keyFromComment(r.comment, ':lease');
+        }
       }
     }
   }
@@ -178,20 +206,20 @@ export function parseNftJson(text: string): GateSnapshot {
 /** Renders the plan (and the new generation token) as one `nft -f -` transaction. */
 export function renderNftScript(ops: readonly GateOp[]): string {
   const lines: string[] = [];
-  const leaseRule = (id: string, key: string, at: Date): string =>
-    `add rule ${T} ${leaseChain(id)} meta time < ${epochSeconds(at)} accept ${comment(key, ':lease')}`;
+  const openRule = (id: string, key: string): string =>
+    `add rule ${T} ${leaseChain(id)} jump ${NFT_LEASE_CHAIN} ${comment(key, ':open')}`;
   // `add chain` is a no-op on an existing chain, so flush/delete never fail on a missing one.
   const ensureChains = (id: string): void => {
     lines.push(`add chain ${T} ${pairChain(id)}`, `add chain ${T} ${leaseChain(id)}`);
   };
-  const pairRules = (id: string, key: string, lease: Date | undefined, drop?: PacketCount): void => {
+  const pairRules = (id: string, key: string, open: boolean, drop?: PacketCount): void => {
     ensureChains(id);
     lines.push(`flush chain ${T} ${pairChain(id)}`, `flush chain ${T} ${leaseChain(id)}`);
     lines.push(`add rule ${T} ${pairChain(id)} jump ${leaseChain(id)}`);
     lines.push(
       `add rule ${T} ${pairChain(id)} counter${drop ? ` packets ${drop.packets} bytes ${drop.bytes}` : ''} drop ${comment(key, ':drop')}`,
     );
-    if (lease) lines.push(leaseRule(id, key, lease));
+    if (open) lines.push(openRule(id, key));
   };
   for (const o of ops) {
     switch (o.op) {
@@ -210,14 +238,21 @@ export function renderNftScript(ops: readonly GateOp[]): string {
             : `delete rule ${T} ${o.ref.chain} handle ${o.ref.handle}`,
         );
         break;
+      case 'set-lease':
+        lines.push(`add chain ${T} ${NFT_LEASE_CHAIN}`, `flush chain ${T} ${NFT_LEASE_CHAIN}`);
+        if (o.expiresAt)
+          lines.push(
+            `add rule ${T} ${NFT_LEASE_CHAIN} meta time < ${epochSeconds(o.expiresAt)} accept comment "probegate:lease"`,
+          );
+        break;
       case 'create-pair':
-        pairRules(o.id, o.key, o.lease);
+        pairRules(o.id, o.key, o.open);
         break;
       case 'reset-pair':
-        pairRules(o.id, o.key, o.lease, o.drop);
+        pairRules(o.id, o.key, o.open, o.drop);
         break;
-      case 'set-lease':
-        lines.push(`flush chain ${T} ${leaseChain(o.id)}`, leaseRule(o.id, o.key, o.expiresAt));
+      case 'open-gate':
+        lines.push(`flush chain ${T} ${leaseChain(o.id)}`, openRule(o.id, o.key));
         break;
       case 'add-jump':
         lines.push(
@@ -254,7 +289,10 @@ export function parseNftGeneration(text: string): string | undefined {
   return /comment "probegate:gen:([0-9a-f]+)"/.exec(text)?.[1];
 }
 
-/** Probe gate in a table of our own, `inet probegate`, with its own input hook. */
+/**
+ * Probe gate in a table of our own, `inet probegate`, with its own input hook; every open gate
+ * jumps to one lease chain, `pg_lease`.
+ */
 export class NftablesBackend implements GateBackend {
   readonly name = 'nftables' as const;
   readonly writeChecksGeneration = false;
@@ -264,7 +302,8 @@ export class NftablesBackend implements GateBackend {
   readonly stdinCommands = [NFT_WRITE, NFT_LIST];
 
   readonly refs: RefMaker = {
-    lease: (id) => ({ chain: leaseChain(id) }),
+    open: (id) => ({ chain: leaseChain(id) }),
+    lease: () => ({ chain: NFT_LEASE_CHAIN }),
     hook: () => ({ chain: BASE_CHAIN }),
   };
 

@@ -94,16 +94,20 @@ describe('failures', () => {
       await gate.write([
         { op: 'create-main' },
         { op: 'add-hook' },
-        { op: 'create-pair', id: 'aaaaaaaaaaaa', key: 'ns/a', lease },
+        { op: 'set-lease', expiresAt: lease },
+        { op: 'create-pair', id: 'aaaaaaaaaaaa', key: 'ns/a', open: true },
         { op: 'set-generation', generation: 'feed' },
       ]);
       const before = await gate.read();
       expect(before.generation).toBe('feed');
+      expect(before.lease.rule?.expiresAt).toEqual(new Date(Math.floor(lease.getTime() / 1000) * 1000));
+      expect(before.pairs.get('aaaaaaaaaaaa')?.open).toBeDefined();
       expect(await gate.readGeneration()).toBe('feed');
       // The last operation refers to a rule that does not exist: the whole batch must fail.
       const err = await gate
         .write([
-          { op: 'create-pair', id: 'bbbbbbbbbbbb', key: 'ns/b' },
+          { op: 'set-lease', expiresAt: new Date(lease.getTime() + 60_000) },
+          { op: 'create-pair', id: 'bbbbbbbbbbbb', key: 'ns/b', open: true },
           { op: 'add-jump', id: 'bbbbbbbbbbbb', key: 'ns/b', cidr: '10.0.0.0/8', port: 80 },
           { op: 'set-generation', generation: 'beef', replace: before.hooks[0] },
           { op: 'delete-rule', ref: { chain: 'PROBEGATE', spec: '-s 1.2.3.4/32 -j DROP', handle: 99999 } },
