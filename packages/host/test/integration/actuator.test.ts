@@ -8,18 +8,21 @@ import {
   pairId,
 } from '../../src/index.js';
 import {
+  addedRules,
   createTopology,
   isWrite,
   kernelState,
   PROBE_PORT,
   PROBE_SOURCE,
   probe,
+  recording,
   SERVICE_PORT,
   type Topology,
   VIP,
   VIP2,
   viaVip,
   waitFor,
+  writePreviousLayout,
 } from './kernel-fixture.js';
 
 const BACKENDS: BackendName[] = ['iptables-nft', 'iptables-legacy', 'nftables'];
@@ -35,6 +38,37 @@ const pair = (active: boolean, extra: Partial<PairGate> = {}): PairGate => ({
 });
 
 afterAll(destroyAllNamespaces);
+
+/** Probes to the service port, gated by a second pair. */
+const probeService = (t: Topology) =>
+  execIn(t.client, ['socat', '-T1', '-', `TCP:198.18.0.1:${SERVICE_PORT},connect-timeout=1`]).then((r) =>
+    r.exitCode === 0 ? r.stdout.trim() : undefined,
+  );
+
+/** The kernel's own listing of our rules (iptables-save or nft list), to count them. */
+async function listing(t: Topology, backend: BackendName): Promise<string> {
+  const argv =
+    backend === 'nftables'
+      ? ['nft', 'list', 'table', 'inet', 'probegate']
+      : [backend === 'iptables-legacy' ? 'iptables-legacy-save' : 'iptables-nft-save', '-t', 'filter'];
+  return mustExecIn(t.node, argv);
+}
+const count = (text: string, re: RegExp): number => text.match(re)?.length ?? 0;
+/** The rules, without the listing's timestamps and counters. */
+const rulesOnly = (text: string): string =>
+  text
+    .split('\n')
+    .filter((l) => !l.startsWith('#'))
+    .map((l) => l.replace(/\[\d+:\d+\]/g, '[]').replace(/packets \d+ bytes \d+/g, 'packets bytes'))
+    .join('\n');
+/** The rules of the shared lease chain. */
+const leaseChainRules = (text: string, backend: BackendName): string[] =>
+  backend === 'nftables'
+    ? (/chain pg_lease \{([^}]*)\}/.exec(text)?.[1] ?? '')
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l !== '')
+    : text.split('\n').filter((l) => l.startsWith('-A PROBEGATE-LEASE '));
 
 describe.each(BACKENDS)('host actuator on %s', (backend) => {
   let topo: Topology | undefined;
@@ -76,22 +110,183 @@ describe.each(BACKENDS)('host actuator on %s', (backend) => {
     expect(seen.pairs.get(id)?.counters.acceptedPackets).toBeGreaterThan(acceptedBefore);
   });
 
-  it('closes the gate by itself when the lease runs out with no agent running', async () => {
+  it('gates close by themselves when the shared lease runs out with no process running', async () => {
     topo = await createTopology(backend);
     const t = topo;
-    await t.actuator.apply([pair(true, { vip: undefined })], { now: new Date(), leaseSeconds: 3 });
+    const pairs = [
+      pair(true, { vip: undefined }),
+      pair(true, { key: 'shop/svc', vip: undefined, ports: [SERVICE_PORT] }),
+      pair(true, { key: 'shop/c', vip: undefined, ports: [9300] }),
+      pair(false, { key: 'shop/d', vip: undefined, ports: [9301] }),
+    ];
+    const opened = await t.actuator.apply(pairs, { now: new Date(), leaseSeconds: 3 });
+    const lease = opened.pairs.get('shop/web')?.leaseExpiresAt;
+    expect(lease).toBeDefined();
+    for (const key of ['shop/web', 'shop/svc', 'shop/c'])
+      expect(opened.pairs.get(key)).toEqual({ gate: 'Open', leaseExpiresAt: lease, vip: undefined });
     expect(await probe(t)).toBe('probe-ok');
-    // Nothing of ours runs now: only the kernel's clock can close the gate.
-    await waitFor('the probe to be dropped after lease expiry', async () => (await probe(t)) === undefined);
+    expect(await probeService(t)).toBe('service-ok');
+    // Nothing of ours runs now (not even a process started ahead): only the kernel's clock can close the gates.
+    await t.runner.close();
+    await waitFor(
+      'the probes to be dropped after the lease ran out',
+      async () => (await probe(t)) === undefined,
+    );
+    expect(await probeService(t)).toBeUndefined();
+    // Closed by the lease alone: every open rule is still there, the one lease rule has run out.
+    const rules = await listing(t, backend);
+    expect(count(rules, /probegate:shop\/[a-z]+:open/g)).toBe(3);
+    expect(count(rules, /probegate:lease/g)).toBe(1);
     const seen = await t.actuator.observe();
-    expect(seen.pairs.get(pairId('shop/web'))?.gate).toBe('Closed');
-    // The next apply renews the lease and opens the gate again.
-    const again = await t.actuator.apply([pair(true, { vip: undefined })], {
-      now: new Date(),
-      leaseSeconds: 3,
-    });
-    expect(again.changes.map((c) => c.kind)).toEqual(['gate-opened']);
+    for (const key of ['shop/web', 'shop/svc', 'shop/c', 'shop/d']) {
+      expect(seen.pairs.get(pairId(key))?.gate).toBe('Closed');
+      expect(seen.pairs.get(pairId(key))?.leaseExpiresAt).toBeUndefined();
+    }
+    // The next apply renews the lease: every gate is open again in one write.
+    const again = await t.actuator.apply(pairs, { now: new Date(), leaseSeconds: 3 });
+    expect(again.changes.map((c) => `${c.kind} ${'key' in c ? c.key : ''}`).sort()).toEqual([
+      'gate-opened shop/c',
+      'gate-opened shop/svc',
+      'gate-opened shop/web',
+    ]);
     expect(await probe(t)).toBe('probe-ok');
+    expect(await probeService(t)).toBe('service-ok');
+  });
+
+  it('a renewal rewrites one rule for N open gates', async () => {
+    topo = await createTopology(backend);
+    const t = topo;
+    const runner = recording(t.newRunner());
+    const actuator = await createHostActuator({ backend, runner });
+    const others = Array.from({ length: 200 }, (_, i) =>
+      pair(i % 4 !== 0, { key: `bulk/p${i}`, vip: undefined, ports: [20_000 + i] }),
+    );
+    const pairs = [pair(true), pair(true, { key: 'shop/svc', vip: VIP2, ports: [SERVICE_PORT] }), ...others];
+    const open = pairs.filter((p) => p.active).length;
+    await actuator.apply(pairs, { now: new Date(), leaseSeconds: LEASE });
+    expect(count(await listing(t, backend), /:open/g)).toBe(open);
+    await actuator.apply(pairs, { now: new Date(), leaseSeconds: LEASE }); // steady: nothing to write
+
+    // Past half the lease: the agent's renewal.
+    const later = new Date(Date.now() + LEASE * 600);
+    const before = runner.scripts.length;
+    const renewed = await actuator.apply(pairs, { now: later, leaseSeconds: LEASE });
+    const expiry = new Date((Math.floor(later.getTime() / 1000) + LEASE) * 1000);
+    expect(renewed.changes).toHaveLength(open);
+    expect(
+      renewed.changes.every(
+        (c) => c.kind === 'lease-renewed' && c.leaseExpiresAt.getTime() === expiry.getTime(),
+      ),
+    ).toBe(true);
+    const writes = runner.scripts.slice(before).filter((w) => isWrite(w.argv));
+    expect(writes, JSON.stringify(writes)).toHaveLength(1);
+    const script = writes[0]?.input ?? '';
+    expect(addedRules(script), script).toHaveLength(1);
+    expect(addedRules(script)[0]).toMatch(/probegate:lease/);
+    expect(script.length, script).toBeLessThan(600);
+
+    // Every gate runs on the new lease; the closed ones stay closed.
+    const seen = await actuator.observe();
+    for (const p of pairs) {
+      const o = seen.pairs.get(pairId(p.key));
+      expect(o?.gate).toBe(p.active ? 'Open' : 'Closed');
+      if (p.active) expect(o?.leaseExpiresAt).toEqual(expiry);
+    }
+    expect(leaseChainRules(await listing(t, backend), backend)).toEqual([
+      expect.stringMatching(/probegate:lease/),
+    ]);
+    expect(await probe(t)).toBe('probe-ok');
+    expect(await probeService(t)).toBe('service-ok');
+  });
+
+  it('a node left with the previous per-pair lease layout is adopted and migrated without a gate closing', async () => {
+    topo = await createTopology(backend);
+    const t = topo;
+    const leaseUntil = new Date(Math.floor(Date.now() / 1000) * 1000 + 20_000);
+    await writePreviousLayout(t.node, backend, [
+      { key: 'shop/web', port: PROBE_PORT, leaseUntil },
+      { key: 'shop/svc', port: SERVICE_PORT },
+    ]);
+    expect(await probe(t)).toBe('probe-ok');
+    expect(await probeService(t)).toBeUndefined();
+
+    // The new version reads the old gates as they are: open until their own lease ends.
+    const seen = await t.actuator.observe();
+    expect(seen.pairs.get(pairId('shop/web'))).toMatchObject({ gate: 'Open', leaseExpiresAt: leaseUntil });
+    expect(seen.pairs.get(pairId('shop/svc'))).toMatchObject({ gate: 'Closed' });
+    const droppedBefore = seen.pairs.get(pairId('shop/web'))?.counters.droppedPackets;
+
+    // Probes keep coming while the apply migrates: not one may be dropped.
+    const pairs = [
+      pair(true, { vip: undefined }),
+      pair(false, { key: 'shop/svc', vip: undefined, ports: [SERVICE_PORT] }),
+    ];
+    let migrating = true;
+    const probes: (string | undefined)[] = [];
+    const prober = (async () => {
+      while (migrating) probes.push(await probe(t));
+    })();
+    await new Promise((r) => setTimeout(r, 200));
+    const migrated = await t.actuator.apply(pairs, { now: new Date(), leaseSeconds: LEASE });
+    await new Promise((r) => setTimeout(r, 200));
+    migrating = false;
+    await prober;
+    expect(probes.length).toBeGreaterThan(2);
+    expect(
+      probes.every((p) => p === 'probe-ok'),
+      JSON.stringify(probes),
+    ).toBe(true);
+    expect(migrated.changes).toEqual([{ kind: 'pair-repaired', key: 'shop/web' }]);
+    const lease = migrated.pairs.get('shop/web')?.leaseExpiresAt;
+    expect(lease?.getTime()).toBeGreaterThan(leaseUntil.getTime());
+
+    // The new layout, and nothing of the old one: no lease rule of a pair's own, one shared lease rule.
+    const rules = await listing(t, backend);
+    expect(count(rules, /probegate:shop\/[a-z]+:lease/g), rules).toBe(0);
+    expect(count(rules, /probegate:lease/g), rules).toBe(1);
+    expect(count(rules, /probegate:shop\/web:open/g), rules).toBe(1);
+    expect(count(rules, /probegate:shop\/svc:open/g), rules).toBe(0);
+    const after = await t.actuator.observe();
+    expect(after.pairs.get(pairId('shop/web'))).toMatchObject({ gate: 'Open', leaseExpiresAt: lease });
+    expect(after.pairs.get(pairId('shop/web'))?.counters.droppedPackets).toBe(droppedBefore);
+    expect(await probe(t)).toBe('probe-ok');
+    expect(await probeService(t)).toBeUndefined();
+
+    // A second run adopts what the first left: nothing to write, nothing duplicated.
+    const runner = t.newRunner();
+    const second = await createHostActuator({ backend, runner });
+    expect((await second.apply(pairs, { now: new Date(), leaseSeconds: LEASE })).changes).toEqual([]);
+    expect(runner.history.filter(isWrite)).toEqual([]);
+    expect(rulesOnly(await listing(t, backend))).toBe(rulesOnly(rules));
+
+    // And cleanup removes every trace, the lease chain included.
+    await second.cleanup();
+    expect(await kernelState(t.node)).toBe(t.before);
+  });
+
+  it('repairs a stray rule in the shared lease chain (one that would keep gates open forever)', async () => {
+    topo = await createTopology(backend);
+    const t = topo;
+    await t.actuator.apply([pair(true, { vip: undefined })], { now: new Date(), leaseSeconds: LEASE });
+    if (backend === 'nftables') {
+      await mustExecIn(t.node, ['nft', 'add', 'rule', 'inet', 'probegate', 'pg_lease', 'accept']);
+    } else {
+      const bin = backend === 'iptables-legacy' ? 'iptables-legacy' : 'iptables-nft';
+      await mustExecIn(t.node, [bin, '-w', '-A', 'PROBEGATE-LEASE', '-j', 'ACCEPT']);
+    }
+    const runner = t.newRunner();
+    const restarted = await createHostActuator({ backend, runner });
+    const repaired = await restarted.apply([pair(true, { vip: undefined })], {
+      now: new Date(),
+      leaseSeconds: LEASE,
+    });
+    expect(repaired.changes.map((c) => c.kind)).toEqual(['lease-renewed']);
+    const rules = await listing(t, backend);
+    expect(leaseChainRules(rules, backend), rules).toEqual([expect.stringMatching(/probegate:lease/)]);
+    expect(await probe(t)).toBe('probe-ok');
+    // Standby: the gate closes at once (its open rule goes), whatever the lease chain holds.
+    await restarted.apply([pair(false, { vip: undefined })], { now: new Date(), leaseSeconds: LEASE });
+    expect(await probe(t)).toBeUndefined();
   });
 
   it('drives several pairs and VIPs on one node independently', async () => {

@@ -10,9 +10,11 @@ import {
 } from '@probegate/testenv';
 import {
   type BackendName,
+  type CommandRunner,
   createHostActuator,
   ExecaCommandRunner,
   type HostActuator,
+  pairId,
 } from '../../src/index.js';
 
 export const NODE_ADDR = '198.18.0.1';
@@ -135,4 +137,107 @@ export async function waitFor(
     await new Promise((r) => setTimeout(r, 250));
   }
   throw new Error(`timed out waiting for: ${what}`);
+}
+
+/** A runner that keeps every script it fed a command (to measure what a write costs). */
+export interface RecordingRunner extends CommandRunner {
+  readonly scripts: { argv: readonly string[]; input: string }[];
+}
+
+export function recording(inner: CommandRunner): RecordingRunner {
+  const scripts: { argv: readonly string[]; input: string }[] = [];
+  return {
+    scripts,
+    get spawned() {
+      return inner.spawned;
+    },
+    get history() {
+      return inner.history;
+    },
+    run(argv, opts) {
+      if (opts?.input !== undefined) scripts.push({ argv, input: opts.input });
+      return inner.run(argv, opts);
+    },
+    prepare(argv) {
+      inner.prepare?.(argv);
+    },
+  };
+}
+
+/** Rules a script adds, other than the generation stamp (iptables: the hook; nft: its own table). */
+export function addedRules(input: string): string[] {
+  return input
+    .split('\n')
+    .filter((l) => /^(-A|-I) /.test(l) || l.startsWith('add rule '))
+    .filter((l) => !/probegate:gen:/.test(l));
+}
+
+export interface PreviousPair {
+  key: string;
+  port: number;
+  /** Open until then (a lease rule of its own), or closed. */
+  leaseUntil?: Date;
+}
+
+/**
+ * Writes the rules the previous version left: no shared lease, and each open gate with a
+ * time-limited ACCEPT of its own in its chain (iptables) or its lease chain (nftables), in the
+ * exact form that version's renderers wrote.
+ */
+export async function writePreviousLayout(
+  ns: string,
+  backend: BackendName,
+  pairs: readonly PreviousPair[],
+): Promise<void> {
+  const seconds = (d: Date) => Math.floor(d.getTime() / 1000);
+  if (backend === 'nftables') {
+    const T = 'inet probegate';
+    const lines = [
+      `add table ${T}`,
+      `add chain ${T} input { type filter hook input priority -10; policy accept; }`,
+    ];
+    for (const p of pairs) {
+      const id = pairId(p.key);
+      lines.push(
+        `add chain ${T} pg_${id}`,
+        `add chain ${T} pgl_${id}`,
+        `add rule ${T} pg_${id} jump pgl_${id}`,
+        `add rule ${T} pg_${id} counter drop comment "probegate:${p.key}:drop"`,
+      );
+      if (p.leaseUntil)
+        lines.push(
+          `add rule ${T} pgl_${id} meta time < ${seconds(p.leaseUntil)} accept comment "probegate:${p.key}:lease"`,
+        );
+      lines.push(
+        `add rule ${T} input ip saddr ${PROBE_SOURCE}/32 tcp dport ${p.port} counter jump pg_${id} comment "probegate:${p.key}"`,
+      );
+    }
+    lines.push(
+      'add table inet probegate_gen',
+      'add chain inet probegate_gen gen',
+      'add rule inet probegate_gen gen counter comment "probegate:gen:00ff00ff00ff00ff"',
+    );
+    await mustExecIn(ns, ['nft', '-f', '-'], { input: `${lines.join('\n')}\n` });
+    return;
+  }
+  const lines = ['*filter', ':PROBEGATE - [0:0]'];
+  for (const p of pairs) lines.push(`:PG-${pairId(p.key)} - [0:0]`);
+  lines.push('-I INPUT 1 -m comment --comment "probegate:gen:00ff00ff00ff00ff" -j PROBEGATE');
+  for (const p of pairs) {
+    const chain = `PG-${pairId(p.key)}`;
+    if (p.leaseUntil) {
+      // --datestop is inclusive: the previous version stopped one second early.
+      const stop = new Date((seconds(p.leaseUntil) - 1) * 1000).toISOString().slice(0, 19);
+      lines.push(
+        `-A ${chain} -m time --datestop ${stop} -m comment --comment "probegate:${p.key}:lease" -j ACCEPT`,
+      );
+    }
+    lines.push(`-A ${chain} -m comment --comment "probegate:${p.key}:drop" -j DROP`);
+    lines.push(
+      `-A PROBEGATE -s ${PROBE_SOURCE}/32 -p tcp -m tcp --dport ${p.port} -m comment --comment "probegate:${p.key}" -j ${chain}`,
+    );
+  }
+  lines.push('COMMIT', '');
+  const restore = backend === 'iptables-legacy' ? 'iptables-legacy-restore' : 'iptables-nft-restore';
+  await mustExecIn(ns, [restore, '-w', '5', '--noflush'], { input: lines.join('\n') });
 }
