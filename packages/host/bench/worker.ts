@@ -5,6 +5,7 @@ import { execa } from 'execa';
 import { leaseEnd } from '../src/gate-plan.js';
 import {
   type BackendName,
+  type CommandRunner,
   createHostActuator,
   ExecaCommandRunner,
   type PairGate,
@@ -15,7 +16,8 @@ import { benchPairs } from './pairs.js';
 
 export interface WorkerTask {
   backend: BackendName;
-  scenario: 'from-empty' | 'flip';
+  /** renewal: every pair open, the lease renewed `reps` times (as the agent does every half lease). */
+  scenario: 'from-empty' | 'flip' | 'renewal';
   /** ours-cold: ours without standby processes (every command pays its process start). */
   mode: 'ours' | 'ours-cold' | 'naive';
   pairs: number;
@@ -129,6 +131,78 @@ async function naiveFlip(backend: BackendName, p: PairGate, open: boolean): Prom
   await run(['ip', 'addr', open ? 'add' : 'del', `${p.vip}/32`, 'dev', 'lo', 'label', 'lo:pg']);
 }
 
+/** Keeps the size of every script a write fed its command, and the rules it added. */
+function recordingWrites(inner: CommandRunner) {
+  const writes: { bytes: number; rules: number }[] = [];
+  const runner: CommandRunner = {
+    get spawned() {
+      return inner.spawned;
+    },
+    get history() {
+      return inner.history;
+    },
+    prepare: (argv) => inner.prepare?.(argv),
+    run: (argv, opts) => {
+      const isList = argv.includes('-t') || argv.includes('-j');
+      if (opts?.input !== undefined && !isList && argv[0] !== 'ip') {
+        const rules = opts.input
+          .split('\n')
+          .filter((l) => /^(-A|-I) /.test(l) || l.startsWith('add rule '))
+          .filter((l) => !l.includes('probegate:gen:')).length;
+        writes.push({ bytes: Buffer.byteLength(opts.input), rules });
+      }
+      return inner.run(argv, opts);
+    },
+  };
+  return { runner, writes };
+}
+
+/** Renewals of the shared lease with every pair open: the active node's steady-state kernel cost. */
+async function renewal(task: WorkerTask) {
+  const inner = new ExecaCommandRunner([]);
+  const { runner, writes } = recordingWrites(inner);
+  const actuator = await createHostActuator({ backend: task.backend, runner });
+  const pairs = benchPairs(task.pairs).map((p) => ({ ...p, active: true, vip: undefined }));
+  const base = Date.now();
+  await actuator.apply(pairs, { now: new Date(base), leaseSeconds: LEASE });
+  await actuator.apply(pairs, { now: new Date(base), leaseSeconds: LEASE });
+  const samples: number[] = [];
+  const cpuMs: number[] = [];
+  let measured: { bytes: number; rules: number }[] = [];
+  let processes = 0;
+  for (let i = 1; i <= (task.reps ?? 9); i++) {
+    // Each apply comes 60% of a lease after the one before: the lease is due, as every half lease.
+    const now = new Date(base + i * LEASE * 600);
+    const before = { spawned: inner.spawned, writes: writes.length, cpu: process.cpuUsage() };
+    const start = performance.now();
+    const result = await actuator.apply(pairs, { now, leaseSeconds: LEASE });
+    samples.push(performance.now() - start);
+    const cpu = process.cpuUsage(before.cpu);
+    cpuMs.push((cpu.user + cpu.system) / 1000);
+    const renewed = result.changes.filter((c) => c.kind === 'lease-renewed').length;
+    if (renewed !== pairs.length)
+      throw new Error(`renewal ${i}: ${renewed} of ${pairs.length} leases renewed`);
+    measured = writes.slice(before.writes);
+    processes = inner.spawned - before.spawned;
+    // Let the standby process replaced after the write start, as between two real renewals.
+    await new Promise((r) => setTimeout(r, 400));
+  }
+  await inner.close();
+  const write = measured[0];
+  if (measured.length !== 1 || write === undefined)
+    throw new Error(`a renewal wrote ${measured.length} scripts`);
+  return {
+    ms: median(samples),
+    samples,
+    processes,
+    scriptBytes: write.bytes,
+    rulesWritten: write.rules,
+    agentCpuMedianMs: median(cpuMs),
+    complete: true,
+    total: processes,
+  };
+}
+
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)] ?? Number.NaN;
@@ -137,6 +211,7 @@ const median = (xs: number[]): number => {
 async function main(
   task: WorkerTask,
 ): Promise<{ ms: number; samples: number[]; processes: number; complete?: boolean; total?: number }> {
+  if (task.scenario === 'renewal') return renewal(task);
   const runner = new ExecaCommandRunner([], { standby: task.mode !== 'ours-cold' });
   const actuator = await createHostActuator({ backend: task.backend, runner });
   const pairs = benchPairs(task.pairs);
