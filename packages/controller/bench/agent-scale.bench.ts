@@ -78,33 +78,36 @@ function manifest(i: number) {
   };
 }
 
-const counted = new Map<string, { generation: string; open: number; at: number }>();
+const counted = new Map<string, { generation: string; openRules: number; leaseEnd: number; at: number }>();
 
 /**
- * Open gates in a namespace as the kernel has them: lease rules (ACCEPT until a time) still
- * running. A full iptables-nft-save of 1,000 chains costs tens of milliseconds of CPU, which
- * the agents being measured need during a failover: the count is redone only when the hook's
- * generation token shows that the agent wrote since (one small `iptables -S INPUT`), or after
- * a few seconds (a lease may lapse without a write).
+ * Open gates in a namespace as the kernel has them: pairs whose open rule (a jump to the node's
+ * shared lease chain) is present while the one lease rule (ACCEPT until a time) is still running.
+ * A full iptables-nft-save of 1,000 chains costs tens of milliseconds of CPU, which the agents
+ * being measured need during a failover: the count is redone only when the hook's generation
+ * token shows that the agent wrote since (one small `iptables -S INPUT`), or after a few seconds;
+ * in between, the remembered count holds until the remembered lease ends.
  */
 async function openGates(ns: string): Promise<number> {
   const hook = await execa('ip', ['netns', 'exec', ns, 'iptables-nft', '-w', '5', '-S', 'INPUT']);
   const generation = /probegate:gen:([0-9a-f]+)/.exec(hook.stdout)?.[1] ?? '';
   const known = counted.get(ns);
   if (known && generation !== '' && known.generation === generation && Date.now() - known.at < 3_000) {
-    return known.open;
+    return Date.now() < known.leaseEnd ? known.openRules : 0;
   }
   const { stdout } = await execa('ip', ['netns', 'exec', ns, 'iptables-nft-save', '-t', 'filter']);
   const now = Date.now();
-  let open = 0;
-  for (const m of stdout.matchAll(
-    /--datestop (\S+) -m comment --comment "?probegate:[^ ]*:lease"? -j ACCEPT/g,
-  )) {
-    // iptables' --datestop is inclusive, in whole UTC seconds.
-    if (Date.parse(`${m[1]}Z`) + 1000 > now) open++;
-  }
-  counted.set(ns, { generation, open, at: now });
-  return open;
+  const openRules =
+    stdout.match(/^-A PG-\S+ -m comment --comment "?probegate:[^ ]*:open"? -j PROBEGATE-LEASE$/gm)?.length ??
+    0;
+  const lease =
+    /^-A PROBEGATE-LEASE -m time --datestop (\S+) -m comment --comment "?probegate:lease"? -j ACCEPT$/m.exec(
+      stdout,
+    );
+  // iptables' --datestop is inclusive, in whole UTC seconds.
+  const leaseEnd = lease ? Date.parse(`${lease[1]}Z`) + 1000 : 0;
+  counted.set(ns, { generation, openRules, leaseEnd, at: now });
+  return now < leaseEnd ? openRules : 0;
 }
 
 interface ProcSample {
