@@ -54,13 +54,13 @@ function naiveCreate(backend: BackendName, pairs: PairGate[], now: Date): string
       'input',
       '{ type filter hook input priority -10; policy accept; }',
     ]);
-    out.push([...NFT, 'add', 'chain', ...T, 'pg_lease']);
+    out.push([...NFT, 'add', 'chain', ...T, 'lease']);
     out.push([
       ...NFT,
       'add',
       'rule',
       ...T,
-      'pg_lease',
+      'lease',
       'meta',
       'time',
       '<',
@@ -81,7 +81,7 @@ function naiveCreate(backend: BackendName, pairs: PairGate[], now: Date): string
     const cidr = p.sourceCIDRs[0] ?? '';
     if (backend === 'nftables') {
       out.push([...NFT, 'add', 'chain', ...T, `pg_${id}`]);
-      if (p.active) out.push([...NFT, 'add', 'rule', ...T, `pg_${id}`, 'jump', 'pg_lease']);
+      if (p.active) out.push([...NFT, 'add', 'rule', ...T, `pg_${id}`, 'jump', 'lease']);
       out.push([...NFT, 'add', 'rule', ...T, `pg_${id}`, 'counter', 'drop']);
       out.push([
         ...NFT,
@@ -115,11 +115,11 @@ async function naiveFlip(backend: BackendName, p: PairGate, open: boolean): Prom
   const id = pairId(p.key);
   if (backend === 'nftables') {
     if (open) {
-      await run([...NFT, 'insert', 'rule', ...T, `pg_${id}`, 'jump', 'pg_lease']);
+      await run([...NFT, 'insert', 'rule', ...T, `pg_${id}`, 'jump', 'lease']);
     } else {
       // A per-rule script needs the handle first.
       const { stdout } = await execa('nft', ['-a', 'list', 'chain', ...T, `pg_${id}`]);
-      const handle = /jump pg_lease # handle (\d+)/.exec(stdout)?.[1];
+      const handle = /jump lease # handle (\d+)/.exec(stdout)?.[1];
       await run([...NFT, 'delete', 'rule', ...T, `pg_${id}`, 'handle', handle ?? '0']);
     }
   } else if (open) {

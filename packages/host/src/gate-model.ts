@@ -40,7 +40,7 @@ export interface SnapshotPair {
 
 /** The node-wide lease: one chain, one time-limited ACCEPT that every open rule jumps to. */
 export interface SharedLease {
-  /** The lease chain exists (iptables PROBEGATE-LEASE; nftables pg_lease). */
+  /** The lease chain exists (iptables PROBEGATE-LEASE; nftables lease). */
   chainExists: boolean;
   /** The lease rule, when there is one. */
   rule?: { expiresAt: Date; ref: RuleRef };

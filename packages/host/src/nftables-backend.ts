@@ -21,8 +21,12 @@ const PRIORITY = -10;
 export const NFT_GEN_TABLE = 'probegate_gen';
 /** Per pair: holds the pair's open rule (a jump to LEASE_CHAIN) while Active, empty while Standby. */
 const LEASE_PREFIX = 'pgl_';
-/** The node-wide lease: one time-limited accept that every open gate jumps to. */
-export const NFT_LEASE_CHAIN = 'pg_lease';
+/**
+ * The node-wide lease: one time-limited accept that every open gate jumps to. Not named pg_*:
+ * the previous version reads every pg_* chain as a pair's and would try to delete this one while
+ * pair chains still jump to it (its whole transaction then fails), so a rollback would be stuck.
+ */
+export const NFT_LEASE_CHAIN = 'lease';
 
 const NFT_WRITE = ['nft', '-f', '-'];
 /** -t (terse: no set elements) marks a listing, apart from the writes. */
@@ -100,7 +104,7 @@ export function parseNftJson(text: string): GateSnapshot {
   }
   snapshot.lease.chainExists = chains.has(NFT_LEASE_CHAIN);
   const pairChainId = (chain: string): string | undefined =>
-    chain === NFT_LEASE_CHAIN || !chain.startsWith(PAIR_PREFIX) ? undefined : chain.slice(PAIR_PREFIX.length);
+    chain.startsWith(PAIR_PREFIX) ? chain.slice(PAIR_PREFIX.length) : undefined;
   const pairOf = (id: string): SnapshotPair => {
     let p = snapshot.pairs.get(id);
     if (!p) {
@@ -291,7 +295,7 @@ export function parseNftGeneration(text: string): string | undefined {
 
 /**
  * Probe gate in a table of our own, `inet probegate`, with its own input hook; every open gate
- * jumps to one lease chain, `pg_lease`.
+ * jumps to one lease chain, `lease`.
  */
 export class NftablesBackend implements GateBackend {
   readonly name = 'nftables' as const;

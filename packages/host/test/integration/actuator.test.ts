@@ -64,7 +64,7 @@ const rulesOnly = (text: string): string =>
 /** The rules of the shared lease chain. */
 const leaseChainRules = (text: string, backend: BackendName): string[] =>
   backend === 'nftables'
-    ? (/chain pg_lease \{([^}]*)\}/.exec(text)?.[1] ?? '')
+    ? (/chain lease \{([^}]*)\}/.exec(text)?.[1] ?? '')
         .split('\n')
         .map((l) => l.trim())
         .filter((l) => l !== '')
@@ -269,7 +269,7 @@ describe.each(BACKENDS)('host actuator on %s', (backend) => {
     const t = topo;
     await t.actuator.apply([pair(true, { vip: undefined })], { now: new Date(), leaseSeconds: LEASE });
     if (backend === 'nftables') {
-      await mustExecIn(t.node, ['nft', 'add', 'rule', 'inet', 'probegate', 'pg_lease', 'accept']);
+      await mustExecIn(t.node, ['nft', 'add', 'rule', 'inet', 'probegate', 'lease', 'accept']);
     } else {
       const bin = backend === 'iptables-legacy' ? 'iptables-legacy' : 'iptables-nft';
       await mustExecIn(t.node, [bin, '-w', '-A', 'PROBEGATE-LEASE', '-j', 'ACCEPT']);

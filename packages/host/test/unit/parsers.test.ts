@@ -239,16 +239,16 @@ describe('nft rendering', () => {
     expect(script.split('\n')).toEqual([
       'add table inet probegate',
       'add chain inet probegate input { type filter hook input priority -10; policy accept; }',
-      'add chain inet probegate pg_lease',
-      'flush chain inet probegate pg_lease',
-      `add rule inet probegate pg_lease meta time < ${NOW.getTime() / 1000 + 30} accept comment "probegate:lease"`,
+      'add chain inet probegate lease',
+      'flush chain inet probegate lease',
+      `add rule inet probegate lease meta time < ${NOW.getTime() / 1000 + 30} accept comment "probegate:lease"`,
       'add chain inet probegate pg_abc',
       'add chain inet probegate pgl_abc',
       'flush chain inet probegate pg_abc',
       'flush chain inet probegate pgl_abc',
       'add rule inet probegate pg_abc jump pgl_abc',
       'add rule inet probegate pg_abc counter drop comment "probegate:ns/a:drop"',
-      'add rule inet probegate pgl_abc jump pg_lease comment "probegate:ns/a:open"',
+      'add rule inet probegate pgl_abc jump lease comment "probegate:ns/a:open"',
       'add rule inet probegate input ip saddr 10.0.0.0/8 tcp dport 80 counter jump pg_abc comment "probegate:ns/a"',
       'add table inet probegate_gen',
       'add chain inet probegate_gen gen',
@@ -262,9 +262,9 @@ describe('nft rendering', () => {
     const s = parseNftJson(fixture('nft-list-table.json'));
     const later = new Date('2026-11-25T04:59:00Z');
     expect(renderNftScript(planGate(s, desired, later, 3600).ops)).toBe(
-      'add chain inet probegate pg_lease\n' +
-        'flush chain inet probegate pg_lease\n' +
-        `add rule inet probegate pg_lease meta time < ${later.getTime() / 1000 + 3600} accept comment "probegate:lease"\n`,
+      'add chain inet probegate lease\n' +
+        'flush chain inet probegate lease\n' +
+        `add rule inet probegate lease meta time < ${later.getTime() / 1000 + 3600} accept comment "probegate:lease"\n`,
     );
     const closed = desired.map((d) => ({ ...d, active: false }));
     expect(renderNftScript(planGate(s, closed, later, 3600).ops)).toBe(
@@ -273,7 +273,7 @@ describe('nft rendering', () => {
     const opened = desired.map((d) => ({ ...d, active: true }));
     expect(renderNftScript(planGate(s, opened, NOW, 3600).ops)).toBe(
       `flush chain inet probegate pgl_${db}\n` +
-        `add rule inet probegate pgl_${db} jump pg_lease comment "probegate:shop/db:open"\n`,
+        `add rule inet probegate pgl_${db} jump lease comment "probegate:shop/db:open"\n`,
     );
   });
 
@@ -282,16 +282,11 @@ describe('nft rendering', () => {
     const rule = (chain: string, handle: number, expr: unknown[]) => ({
       rule: { family: 'inet', table: 'probegate', chain, handle, expr },
     });
-    listing.nftables.push(
-      rule('pg_lease', 90, [{ accept: null }]),
-      rule(`pgl_${db}`, 91, [{ accept: null }]),
-    );
+    listing.nftables.push(rule('lease', 90, [{ accept: null }]), rule(`pgl_${db}`, 91, [{ accept: null }]));
     const s = parseNftJson(JSON.stringify(listing));
     expect(s.lease.canonical).toBe(false);
     expect(s.pairs.get(db)?.canonical).toBe(false);
     expect(s.pairs.get(web)?.canonical).toBe(true);
-    // pg_lease is the lease chain, not a pair with id "lease".
-    expect(s.pairs.has('lease')).toBe(false);
   });
 
   it.each([
