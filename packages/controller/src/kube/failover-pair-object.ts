@@ -50,6 +50,7 @@ export function toPairObject(
   manifest: FailoverPairManifest,
   defaultNamespace = 'default',
   location?: string,
+  previous?: PairObject,
 ): PairObject | InvalidPair {
   const meta = manifest.metadata ?? {};
   const namespace = meta.namespace || defaultNamespace;
@@ -69,7 +70,7 @@ export function toPairObject(
   if (!DNS_1123_SUBDOMAIN.test(namespace) || namespace.length > 63) {
     problems.push({ path: 'metadata.namespace', value: namespace, message: 'must be a DNS-1123 label' });
   }
-  const result = validateFailoverPairSpec(manifest.spec);
+  const result = sameSpecAs(previous, key, generation) ?? validateFailoverPairSpec(manifest.spec);
   if (!result.ok)
     problems.push(...result.problems.map((p) => ({ ...p, path: `spec${p.path ? `.${p.path}` : ''}` })));
   if (problems.length > 0 || !result.ok) {
@@ -87,6 +88,19 @@ export function toPairObject(
     finalizers: meta.finalizers ?? [],
     status: manifest.status,
   };
+}
+
+/**
+ * The API server bumps metadata.generation on every change of the spec (the status subresource
+ * and metadata leave it alone), so a pair seen before at the same generation has the spec already
+ * validated. Every status write of either node comes back as a watch event to both: at 1,000
+ * pairs, validating those again cost seconds of CPU in the middle of a mass failover.
+ * Generation 0 (a pairs file, which has none) never matches: always validated.
+ */
+function sameSpecAs(previous: PairObject | undefined, key: string, generation: number) {
+  if (!previous || generation <= 0 || previous.key !== key || previous.generation !== generation)
+    return undefined;
+  return { ok: true as const, value: previous.spec };
 }
 
 export const isInvalid = (p: PairObject | InvalidPair): p is InvalidPair => 'problems' in p;

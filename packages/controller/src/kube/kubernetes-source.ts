@@ -93,7 +93,7 @@ export class KubernetesPairSource implements PairSource {
       if (!isNewerResourceVersion(version, written)) return;
       this.ownWrites.delete(this.keyOf(manifest));
     }
-    const parsed = toPairObject(manifest);
+    const parsed = toPairObject(manifest, 'default', undefined, this.pairs.get(this.keyOf(manifest)));
     const key = parsed.key;
     if (isInvalid(parsed)) {
       const known = this.invalidPairs.get(key);
@@ -131,7 +131,7 @@ export class KubernetesPairSource implements PairSource {
     const cached = this.pairs.get(this.keyOf(manifest));
     if (!cached || !isNewerResourceVersion(manifest.metadata?.resourceVersion, cached.resourceVersion))
       return;
-    const parsed = toPairObject(manifest);
+    const parsed = toPairObject(manifest, 'default', undefined, cached);
     if (isInvalid(parsed) || !namesNode(parsed.spec, this.node)) return; // the watch event handles those
     this.pairs.set(parsed.key, parsed);
     if (parsed.resourceVersion) this.ownWrites.set(parsed.key, parsed.resourceVersion);
