@@ -40,6 +40,11 @@ export interface AgentOptions {
   resyncMs?: number;
   /** Lease of an open gate when no pair says otherwise. */
   defaultLeaseSeconds?: number;
+  /**
+   * A pair's status is written once it has not changed for this long (default 1,000 ms; at the
+   * latest 4x this after its first change): the kernel and the lock go first, reporting after.
+   */
+  statusQuietMs?: number;
 }
 
 /** The arbiter with its lock calls timed (where a slow failover spends its time). */
@@ -105,6 +110,7 @@ export class Agent {
   constructor(private readonly options: AgentOptions) {
     this.metrics = options.metrics ?? new AgentMetrics();
     this.statusWriter = new BackgroundStatusWriter(timedStatus(options.status, this.metrics), {
+      quietMs: options.statusQuietMs ?? 1_000,
       onFailure: (key, error, retryInMs) => {
         this.metrics.errors.inc({ pair: key, stage: 'status' });
         const conflict = (error as { code?: number })?.code === 409;

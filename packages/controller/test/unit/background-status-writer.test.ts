@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { BackgroundStatusWriter } from '../../src/agent/background-status-writer.js';
 import type { PairObject } from '../../src/reconcile/pair.js';
 import type { StatusFragment, StatusSink } from '../../src/reconcile/ports.js';
@@ -98,5 +98,86 @@ describe('BackgroundStatusWriter', () => {
     await writer.drain();
     expect(calls.map((c) => c.since)).toEqual(['1']);
     expect(removed).toEqual(['default/a']);
+  });
+
+  describe('holding a status until it settles (quietMs, maxHoldMs)', () => {
+    /** A writer on vitest's fake clock: its hold timers fire as the test moves time. */
+    function heldWriter(quietMs: number, maxHoldMs?: number) {
+      const { sink, calls } = controlledSink();
+      vi.useFakeTimers({ now: 1_000 });
+      const writer = new BackgroundStatusWriter(sink, {
+        onFailure: () => {},
+        quietMs,
+        ...(maxHoldMs === undefined ? {} : { maxHoldMs }),
+      });
+      const advance = (ms: number) => vi.advanceTimersByTimeAsync(ms);
+      return { writer, calls, advance };
+    }
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    it.each([
+      {
+        what: 'a status that settles is written once, quietMs after its last change',
+        changes: [0, 30, 60],
+        quietMs: 100,
+        maxHoldMs: 1_000,
+        writtenAfter: 160,
+      },
+      {
+        what: 'a status that keeps changing is written at the latest maxHoldMs after its first change',
+        changes: [0, 80, 160, 240, 320],
+        quietMs: 100,
+        maxHoldMs: 300,
+        writtenAfter: 300,
+      },
+    ])('$what', async ({ changes, quietMs, maxHoldMs, writtenAfter }) => {
+      const { writer, calls, advance } = heldWriter(quietMs, maxHoldMs);
+      let at = 0;
+      const written: number[] = [];
+      const note = () => {
+        if (calls.length > written.length) written.push(at);
+      };
+      for (let t = 0; t <= writtenAfter + 50; t += 10) {
+        if (changes.includes(t)) await writer.writeStatus(pair('a'), fragment(String(t)), both);
+        note();
+        await advance(10);
+        at = t + 10;
+        note();
+      }
+      // One write, at the expected moment (to the 10 ms step), carrying the latest status.
+      expect(written).toHaveLength(1);
+      expect(written[0]).toBeGreaterThanOrEqual(writtenAfter);
+      expect(written[0]).toBeLessThanOrEqual(writtenAfter + 10);
+      const latest = changes.filter((c) => c < (written[0] ?? 0)).at(-1);
+      expect(calls[0]?.since).toBe(String(latest));
+    });
+
+    it('drain() writes what is held at once', async () => {
+      const { writer, calls } = heldWriter(60_000);
+      await writer.writeStatus(pair('a'), fragment('1'), both);
+      await writer.writeStatus(pair('b'), fragment('1'), both);
+      expect(calls).toHaveLength(0);
+      const drained = writer.drain();
+      expect(calls.map((c) => c.key)).toEqual(['default/a', 'default/b']);
+      for (const c of calls) c.finish();
+      await drained;
+      expect(writer.backlog).toBe(0);
+    });
+
+    it('a status written while held and changed again starts a new hold after its write', async () => {
+      const { writer, calls, advance } = heldWriter(100, 1_000);
+      await writer.writeStatus(pair('a'), fragment('1'), both);
+      await advance(100);
+      expect(calls.map((c) => c.since)).toEqual(['1']);
+      calls[0]?.finish();
+      await advance(0);
+      await writer.writeStatus(pair('a'), fragment('2'), both);
+      await advance(50);
+      expect(calls.map((c) => c.since)).toEqual(['1']);
+      await advance(50);
+      expect(calls.map((c) => c.since)).toEqual(['1', '2']);
+    });
   });
 });
