@@ -280,6 +280,10 @@ async function agentMetrics(port: number): Promise<Record<string, number>> {
       add(`calls.${label('port')}.${label('call')}.${label('result')}`, value);
     else if (name === 'probegate_port_call_duration_seconds_sum')
       add(`callSeconds.${label('port')}.${label('call')}.${label('result')}`, value);
+    else if (name === 'probegate_host_command_duration_seconds_count')
+      add(`commands.${label('command')}.${label('started')}`, value);
+    else if (name === 'probegate_host_command_duration_seconds_sum')
+      add(`commandSeconds.${label('command')}.${label('started')}`, value);
     else if (name === 'nodejs_gc_duration_seconds_sum') add(`gcSeconds.${label('kind')}`, value);
     else if (name === 'nodejs_gc_duration_seconds_count') add(`gcs.${label('kind')}`, value);
     else if (name === 'nodejs_heap_size_used_bytes') add('heapUsedMiB', value / 2 ** 20);
