@@ -27,6 +27,8 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 ENV NODE_ENV=production
+# Fewer malloc arenas for Node's threads: ~5 MiB less RSS (packages/controller/src/agent/node-flags.ts).
+ENV MALLOC_ARENA_MAX=2
 # The bundle is the whole program: no node_modules, no compiler, no test tools in the image.
 COPY --from=build /src/packages/controller/dist/probegate.mjs /app/probegate.mjs
 # `probegate status` and friends inside the container (kubectl exec ... -- probegate status).
@@ -41,6 +43,6 @@ RUN printf '#!/bin/sh\nexec node /app/probegate.mjs "$@"\n' >/usr/local/bin/prob
 # with ambient capabilities instead (packaging/vm).
 USER 0:0
 EXPOSE 9402
-# Heap flags (packages/controller/src/agent/node-flags.ts): at 1,000 pairs RSS 187 MiB instead of 477.
+# Heap flags (packages/controller/src/agent/node-flags.ts): with the bundle, RSS at 1,000 pairs 137-146 MiB (477 without any).
 ENTRYPOINT ["node", "--max-semi-space-size=1", "--max-old-space-size=256", "/app/probegate.mjs"]
 CMD ["agent"]

@@ -16,7 +16,7 @@ import { createNamespace, destroyNamespace, requireRoot, startDaemon, waitFor } 
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { AGENT_NODE_FLAGS } from '../../../packages/controller/src/agent/node-flags.js';
+import { AGENT_ENV, AGENT_NODE_FLAGS } from '../../../packages/controller/src/agent/node-flags.js';
 import { resolveConsulConnection } from '../../../packages/controller/src/arbiter/consul-config.js';
 import { AGENT_FLAGS } from '../../../packages/controller/src/cli/agent-command.js';
 import { repoRoot } from './support/helm.js';
@@ -42,6 +42,8 @@ const agentEnv = new Set<string>([
   'CONSUL_HTTP_SSL',
   'CONSUL_HTTP_TOKEN',
   'NODE_ENV',
+  // Read by glibc, not the agent: see AGENT_ENV.
+  ...Object.keys(AGENT_ENV),
 ]);
 
 describe('Dockerfile', () => {

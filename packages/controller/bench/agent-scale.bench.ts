@@ -29,7 +29,7 @@ import {
   startKubeApi,
 } from '@probegate/testenv';
 import { execa } from 'execa';
-import { AGENT_NODE_FLAGS } from '../src/agent/node-flags.js';
+import { AGENT_ENV, AGENT_NODE_FLAGS } from '../src/agent/node-flags.js';
 import {
   failoverPairCrdYaml,
   FAILOVER_PAIR_GROUP as GROUP,
@@ -395,6 +395,7 @@ async function main(): Promise<Json> {
       failoverTimeoutSeconds: FAILOVER_TIMEOUT_SECONDS,
       agentLogLevel: AGENT_LOG_LEVEL,
       agentNodeOptions: AGENT_NODE_OPTIONS,
+      agentEnv: AGENT_ENV,
       services: SERVICES,
       backend: 'iptables-nft',
     },
@@ -463,7 +464,7 @@ async function main(): Promise<Json> {
         {
           logDir: dir,
           cwd: dir,
-          ...(nodeOptions ? { env: { NODE_OPTIONS: nodeOptions } } : {}),
+          env: { ...AGENT_ENV, ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}) },
         },
       );
     }

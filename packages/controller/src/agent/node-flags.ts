@@ -3,6 +3,10 @@
  * and the `probegate` bin's shebang carry the same list (a unit test compares them), and the
  * scale bench starts its agents with it.
  *
+ * Since the CLI ships as one bundled file (scripts/bundle.ts) and with AGENT_ENV below, RSS at
+ * 1,000 pairs is 137-146 MiB (npm run bench:controller, 2026-12-01); the figures below are from
+ * before, with ~2,800 separate modules of @kubernetes/client-node.
+ *
  * Measured with 1,000 pairs (npm run bench:controller), RSS of the active node, steady state:
  * - no flags: 476 MiB (peak 477; 565 on a loaded machine). V8 sized its heap at ~250 MiB for
  *   ~70 MiB live: new space with 16 MiB semi-spaces, and an old space grown by up to 4x its live
@@ -19,3 +23,11 @@
  * 3.15 s vs 4.6 s with 1; not enough runs to call it).
  */
 export const AGENT_NODE_FLAGS = ['--max-semi-space-size=1', '--max-old-space-size=256'] as const;
+
+/**
+ * Environment the agent runs with (Dockerfile ENV, systemd unit Environment=, the scale bench):
+ * glibc gives each thread that allocates its own malloc arena (up to 8 per core); Node's worker
+ * threads (libuv pool, V8's GC and compiler) then keep partly used arenas resident. Two arenas
+ * measured ~5 MiB less RSS at 1,000 pairs (140 vs 146 MiB, one run each on the same machine).
+ */
+export const AGENT_ENV = { MALLOC_ARENA_MAX: '2' } as const;

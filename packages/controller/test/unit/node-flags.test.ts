@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { AGENT_NODE_FLAGS } from '../../src/agent/node-flags.js';
+import { AGENT_ENV, AGENT_NODE_FLAGS } from '../../src/agent/node-flags.js';
 
 const repo = resolve(import.meta.dirname, '../../../..');
 const read = (path: string) => readFileSync(resolve(repo, path), 'utf8');
@@ -42,5 +42,16 @@ describe('the agent runs with its Node flags wherever it is started', () => {
     });
     expect(result.stderr).toBe('');
     expect(result.exitCode).toBe(0);
+  });
+
+  it.each([
+    { where: 'Dockerfile', line: (name: string, value: string) => `ENV ${name}=${value}` },
+    {
+      where: 'packaging/vm/probegate.service',
+      line: (name: string, value: string) => `Environment=${name}=${value}`,
+    },
+  ])('with its environment: $where', ({ where, line }) => {
+    const lines = read(where).split('\n');
+    for (const [name, value] of Object.entries(AGENT_ENV)) expect(lines).toContain(line(name, value));
   });
 });
