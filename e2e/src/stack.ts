@@ -157,14 +157,20 @@ export class E2eStack {
   }
 
   /**
-   * Firewall lines of a VM that belong to some pair: everything probegate wrote except its own
-   * (then empty) main chain and the one hook into it, which stay while the agent runs.
+   * Firewall lines of a VM that belong to some pair: everything probegate wrote except the node's
+   * own chains, which stay while the agent runs: the (then empty) main chain, the one hook into
+   * it, and the shared lease chain (its one rule lets nothing through once no pair jumps to it).
    */
   async pairRules(vm: VmName): Promise<string[]> {
     return (await this.ruleset(vm))
       .split('\n')
       .filter((line) => /probegate/i.test(line))
-      .filter((line) => !line.startsWith(':PROBEGATE ') && !/^-A INPUT .*-j PROBEGATE$/.test(line));
+      .filter(
+        (line) =>
+          !/^:PROBEGATE(-LEASE)? /.test(line) &&
+          !/^-A INPUT .*-j PROBEGATE$/.test(line) &&
+          !line.startsWith('-A PROBEGATE-LEASE '),
+      );
   }
 
   /** `probegate cleanup` inside a VM (what an operator runs after uninstalling the agent). */

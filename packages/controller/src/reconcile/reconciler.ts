@@ -54,6 +54,14 @@ interface PairRuntime {
 const UNKNOWN_LOCAL: LocalObservation = { gate: 'Closed', vip: 'Unbound', leaseExpiresAt: undefined };
 /** Retry soon when the lock could not be taken (another holder may be letting go). */
 const LOCK_RETRY_MS = 1_000;
+/**
+ * A pair's first decision waits (at most this long after start) for the arbiter's first answers,
+ * as a controller waits for its caches to sync: a restarted agent that decided before them took
+ * Consul for unreachable and closed the open gate it had just adopted, for the ~40 ms until the
+ * answers came. Meanwhile the host keeps what the kernel has (the adopted gate and its lease).
+ */
+const FIRST_ANSWERS_WAIT_MS = 2_000;
+const FIRST_ANSWERS_POLL_MS = 100;
 
 /**
  * One reconcile of one pair on this node: observe (host, arbiter) -> core.decide -> actuate in
@@ -90,6 +98,10 @@ export class Reconciler {
       await this.stage(pair, 'status', () => this.deps.status.addFinalizer(pair));
     }
     const runtime = this.ensureRuntime(pair);
+    if (!runtime.memory.started && !this.arbiterAnswered(pair, runtime)) {
+      if (this.now() - this.startedAt < FIRST_ANSWERS_WAIT_MS)
+        return { requeueAfterMs: FIRST_ANSWERS_POLL_MS };
+    }
     let decision = this.decideFor(pair, self, runtime, this.now());
     let executed = await this.execute(pair, runtime, decision);
     if (executed && decision.lockAction === 'acquire') {
@@ -105,6 +117,20 @@ export class Reconciler {
     await this.publish(pair, self, decision, executed);
     const requeue = executed ? decision.requeueAfterMs : LOCK_RETRY_MS;
     return requeue === undefined ? {} : { requeueAfterMs: Math.max(requeue, 50) };
+  }
+
+  /**
+   * The arbiter has told this node what it needs for a first decision: the pair's health and, in
+   * Lock mode, its lock as seen with this node's session settled (a lock recorded as this node's
+   * is recognised as held once the session left by the previous run is adopted).
+   */
+  private arbiterAnswered(pair: PairObject, runtime: PairRuntime): boolean {
+    const { arbiter, node } = this.deps;
+    const pk = splitPairKey(pair.key);
+    if (arbiter.healthOf(pk) === undefined) return false;
+    if (!runtime.lockMode) return true;
+    const lock = arbiter.lockOf(pk);
+    return lock !== undefined && (lock.holder !== node || lock.ownSessionValid);
   }
 
   private decideFor(
