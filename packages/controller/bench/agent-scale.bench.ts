@@ -3,7 +3,7 @@
 //   npm run build && npm run bench:controller
 // Environment: PAIRS (1000), STEADY_SECONDS (60), STARTUP_TIMEOUT_SECONDS (300),
 // FAILOVER_TIMEOUT_SECONDS (60), AGENT_LOG_LEVEL (warn), PROBEGATE_KEEP_LOGS (keep agent logs),
-// AGENT_NODE_OPTIONS (Node/V8 flags for the agents; default: the agent's own, src/agent/node-flags.ts;
+// AGENT_NODE_OPTIONS (Node/V8 flags for the agents, on node's command line; default: the agent's own, src/agent/node-flags.ts;
 // '' runs them without), HEAP_SNAPSHOT
 // (each agent writes a heap snapshot into the log folder after the steady window).
 // Prints the figures and writes results/controller-bench.json, whatever happens: a phase that
@@ -445,15 +445,19 @@ async function main(): Promise<Json> {
     // --- startup: both agents from nothing to every pair decided (vm1 serves them all) ---
     const writesAtStart = await apiWrites(api);
     t = Date.now();
-    const nodeOptions = [AGENT_NODE_OPTIONS, HEAP_SNAPSHOT ? '--heapsnapshot-signal=SIGUSR2' : '']
-      .filter(Boolean)
-      .join(' ');
+    // On node's command line, as the image and the systemd unit pass them (NODE_OPTIONS takes only
+    // some V8 flags).
+    const nodeFlags = [AGENT_NODE_OPTIONS, HEAP_SNAPSHOT ? '--heapsnapshot-signal=SIGUSR2' : '']
+      .join(' ')
+      .split(/\s+/)
+      .filter(Boolean);
     for (const node of NODES) {
       metricsPort[node] = await freePort();
       daemons[node] = startDaemon(
         `agent-${node}`,
         [
           process.execPath,
+          ...nodeFlags,
           cli,
           'agent',
           ...['--node', node, '--kubeconfig', api.kubeconfigPath, '--netns', ns[node]],
@@ -464,7 +468,7 @@ async function main(): Promise<Json> {
         {
           logDir: dir,
           cwd: dir,
-          env: { ...AGENT_ENV, ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}) },
+          env: { ...AGENT_ENV, NODE_OPTIONS: '' },
         },
       );
     }
