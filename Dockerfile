@@ -43,6 +43,6 @@ RUN printf '#!/bin/sh\nexec node /app/probegate.mjs "$@"\n' >/usr/local/bin/prob
 # with ambient capabilities instead (packaging/vm).
 USER 0:0
 EXPOSE 9402
-# Heap flags (packages/controller/src/agent/node-flags.ts): with the bundle, RSS at 1,000 pairs 137-146 MiB (477 without any).
+# Heap flags (packages/controller/src/agent/node-flags.ts): with the bundle, RSS at 1,000 pairs 135-151 MiB (477 without any).
 ENTRYPOINT ["node", "--max-semi-space-size=1", "--max-old-space-size=256", "/app/probegate.mjs"]
 CMD ["agent"]
