@@ -4,7 +4,7 @@
  * scale bench starts its agents with it.
  *
  * Since the CLI ships as one bundled file (scripts/bundle.ts) and with AGENT_ENV below, RSS at
- * 1,000 pairs is 135-151 MiB (npm run bench:controller, 4 runs, 2026-12-01); the figures below are from
+ * 1,000 pairs is 135-151 MiB (npm run bench:controller, 6 runs, 2026-12-01); the figures below are from
  * before, with ~2,800 separate modules of @kubernetes/client-node.
  *
  * Measured with 1,000 pairs (npm run bench:controller), RSS of the active node, steady state:
